@@ -1,0 +1,2 @@
+/* ark.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* client.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* error.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* http.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* journal.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* openai.c */
+#include "vf-error.h"

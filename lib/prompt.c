@@ -1,0 +1,2 @@
+/* prompt.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* retry.c */
+#include "vf-error.h"

@@ -1,0 +1,2 @@
+/* task.c */
+#include "vf-error.h"

@@ -1,0 +1,94 @@
+/* vf-http.h: HTTP over libcurl for lib/.
+ *
+ * One VfHttp per process; it keeps a connection cache shared by all
+ * threads (a CURLSH with locks), so requests reuse connections.  Every
+ * request has a connect time-out and a low-speed time-out, so none can hang
+ * forever.  Redirects are followed (at most 5, http and https only) and the
+ * bearer token is sent only to the host of the original URL.  http:// is
+ * refused unless the host is a loopback address.
+ *
+ * vf_http_perform() returns TRUE for any HTTP status: turning a status into
+ * an error is the caller's business.  It fails only on transport errors,
+ * with VF_ERROR_NETWORK / VF_ERROR_TIMEOUT / VF_ERROR_TOO_LARGE and the
+ * maybe-sent flag set correctly.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct vf_http VfHttp;
+
+typedef struct
+{
+  long connect_timeout_s;  /* default 10 */
+  long low_speed_time_s;   /* default 30: below low_speed_limit for that long is a time-out */
+  long low_speed_limit;    /* bytes/s, default 1 */
+  long total_timeout_s;    /* 0: none (downloads); buffered calls use 120 */
+  gsize max_body;          /* cap for buffered bodies, default 1 MiB */
+  const char *user_agent;  /* default "videofs/VERSION" */
+} VfHttpConfig;
+
+void vf_http_config_init (VfHttpConfig *config);
+
+VfHttp *vf_http_new (const VfHttpConfig *config);
+void vf_http_free (VfHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfHttp, vf_http_free)
+
+/* One multipart form field: a value, or a file (when path is set). */
+typedef struct
+{
+  const char *name;
+  const char *value;
+  const char *path;
+  const char *content_type;
+} VfHttpPart;
+
+typedef struct _VfHttpResponse VfHttpResponse;
+
+/* Streaming callbacks: on_headers once the status and headers are known
+ * (return FALSE with *error set to abort), on_data for every chunk of a 2xx
+ * body (likewise).  Without on_data the body is buffered up to max_body. */
+typedef gboolean (*VfHttpHeadersFunc) (const VfHttpResponse *response, gpointer user_data,
+                                       GError **error);
+typedef gboolean (*VfHttpDataFunc) (const void *data, gsize len, gpointer user_data,
+                                    GError **error);
+
+typedef struct
+{
+  const char *method;       /* "GET", "POST", "DELETE", "HEAD" */
+  const char *url;
+  const char *bearer;       /* token or NULL; sent only to the URL's own host */
+  const char *content_type; /* of body */
+  const char *body;
+  gsize body_len;
+  const VfHttpPart *parts;  /* multipart/form-data instead of body */
+  gsize n_parts;
+  const char *const *extra_headers; /* "Name: value", NULL-terminated, or NULL */
+  VfHttpHeadersFunc on_headers;
+  VfHttpDataFunc on_data;
+  gpointer user_data;
+  gsize max_body;           /* 0: the config's */
+  GCancellable *cancellable;
+} VfHttpRequest;
+
+struct _VfHttpResponse
+{
+  int status;
+  GHashTable *headers;   /* lower-case name -> last value */
+  GByteArray *body;      /* buffered body (non-2xx bodies are always buffered, capped) */
+  char *effective_url;
+};
+
+void vf_http_response_clear (VfHttpResponse *response);
+const char *vf_http_response_header (const VfHttpResponse *response, const char *name);
+
+gboolean vf_http_perform (VfHttp *http, const VfHttpRequest *request, VfHttpResponse *response,
+                          GError **error);
+
+/* Whether a URL may be used: https anywhere, http only to loopback. */
+gboolean vf_http_url_allowed (const char *url, GError **error);
+
+G_END_DECLS

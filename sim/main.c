@@ -1,0 +1,2 @@
+/* main.c: videofs-sim (placeholder) */
+int main (void) { return 1; }
