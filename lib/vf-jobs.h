@@ -1,0 +1,143 @@
+/* vf-jobs.h: the job table, the one truth about jobs in memory.
+ *
+ * VfJobs owns everything a mount knows about jobs: the journal in the state
+ * dir (intent before a create is sent, id after), submission, the one
+ * background poller for all unfinished jobs, adoption of jobs whose create
+ * answer was lost, the events log, the account listing behind videos/, and
+ * the content cache behind video.mp4.  It knows nothing of FUSE: the fs/
+ * side asks it for snapshots and bytes and tells it what the user did.
+ *
+ * Locking: one mutex guards the table; no function holds it across network
+ * or disk I/O.  Readers get copies (VfJobInfo, GBytes) and never wait on the
+ * network, except vf_jobs_submit() (the user waits for the API's answer, as
+ * the contract says) and vf_jobs_read() of bytes not yet fetched.
+ *
+ * Ownership: every returned object belongs to the caller.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#include "vf-client.h"
+#include "vf-prompt.h"
+
+G_BEGIN_DECLS
+
+typedef struct vf_jobs VfJobs;
+
+typedef enum
+{
+  VF_CHANGE_STATUS = 1 << 0, /* a job's status, status.json or error changed */
+  VF_CHANGE_CONTENT = 1 << 1, /* a job's content files appeared or went */
+  VF_CHANGE_JOBS = 1 << 2,   /* a job appeared, was renamed or forgotten */
+  VF_CHANGE_EVENTS = 1 << 3, /* the events log grew */
+} VfChange;
+
+/* Called from the poller (or the submitting thread) after the table changed,
+ * with no lock held.  `name` is the job's name, or NULL for account-wide
+ * changes.  Must not call back into VfJobs with blocking calls. */
+typedef void (*VfJobsChangedFunc) (const char *name, guint what, gpointer user_data);
+
+typedef struct
+{
+  VfClient *client;      /* borrowed; outlives the VfJobs */
+  const char *state_dir; /* created 0700 if missing; holds the journal and the lock */
+  const char *cache_dir; /* created 0700 if missing; content bytes */
+  VfPromptDefaults defaults;
+  double poll_s;          /* default 5 */
+  gboolean prefetch;      /* fetch content on completion */
+  gboolean delete_remote; /* vf_jobs_forget() also deletes on the API */
+  guint64 cache_max;      /* 0: unlimited */
+  VfJobsChangedFunc changed;
+  gpointer user_data;
+} VfJobsConfig;
+
+void vf_jobs_config_init (VfJobsConfig *config);
+
+/* Takes the state-dir lock and loads the journal.  Fails with
+ * G_IO_ERROR_BUSY when another mount holds the state dir.  Sends nothing. */
+VfJobs *vf_jobs_open (const VfJobsConfig *config, GError **error);
+/* Starts the poller and the adoption of unknown jobs. */
+void vf_jobs_start (VfJobs *jobs);
+/* Stops the threads, flushes the journal, releases the lock. */
+void vf_jobs_close (VfJobs *jobs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfJobs, vf_jobs_close)
+
+typedef enum
+{
+  VF_JOB_SUBMITTING, /* intent on disk, create in flight */
+  VF_JOB_REJECTED,   /* refused locally or by the API; nothing was made */
+  VF_JOB_UNKNOWN,    /* sent, answer lost; being looked for in the API's list */
+  VF_JOB_LIVE,       /* the API accepted it: it has an id */
+} VfJobPhase;
+
+/* A snapshot of one job, or of one entry of videos/ (name == id there). */
+typedef struct
+{
+  char *name;
+  char *prompt_file;  /* "NAME.txt" / "NAME.json"; NULL for videos/ entries */
+  VfJobPhase phase;
+  VfProtocol protocol;
+  VfState state;       /* for LIVE */
+  char *id;            /* or NULL */
+  char *status;        /* the `status` file: one line with '\n' */
+  char *status_json;   /* the `status.json` file, or NULL before any answer */
+  char *request_json;  /* the `request.json` file, or NULL (videos/) */
+  char *error;         /* the `error` file, or NULL when nothing went wrong */
+  gint64 created;      /* unix seconds: ctime/mtime of the directory */
+  gint64 changed_us;   /* unix microseconds of the last status change: mtime of status */
+  gint64 content_size[3]; /* by VfVariant: size once known on completion, else -1 */
+  gboolean expired;    /* completed, content gone from the API and not cached */
+} VfJobInfo;
+
+void vf_job_info_free (VfJobInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfJobInfo, vf_job_info_free)
+
+/* Names of jobs (jobs/NAME/), sorted. */
+GPtrArray *vf_jobs_names (VfJobs *jobs);
+/* NULL when there is no such job. */
+VfJobInfo *vf_jobs_get (VfJobs *jobs, const char *name);
+
+/* Ids of videos/ (the account's list, refreshed at most every poll_s while
+ * someone looks; the ids known here where the API has no list). Never waits
+ * on the network: a stale list is served and a refresh is started. */
+GPtrArray *vf_jobs_video_ids (VfJobs *jobs);
+VfJobInfo *vf_jobs_get_video (VfJobs *jobs, const char *id);
+
+/* The root `status` table and the `events` log, as they are now. */
+GBytes *vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us);
+GBytes *vf_jobs_events (VfJobs *jobs, gint64 *changed_us);
+
+/* Submits the prompt file `prompt_file` (a name vf_prompt_name() accepts)
+ * with the given whole contents.  Parses and validates locally (nothing is
+ * sent on a local error), journals the intent, creates, journals the id.
+ * Returns once the API answered.  On failure the job is REJECTED (or
+ * UNKNOWN when the answer was lost) and *error says why; map it with
+ * vf_error_to_errno().  A job that is LIVE, UNKNOWN or SUBMITTING under that
+ * name fails with VF_ERROR_CONFLICT and nothing is sent. */
+gboolean vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize len,
+                         GError **error);
+
+/* Marks a job rejected for a reason found while the user was writing
+ * (bad UTF-8, too large): creates the job as REJECTED with that reason. */
+void vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason);
+
+/* Whether the prompt file was submitted successfully (it is then read-only). */
+gboolean vf_jobs_is_submitted (VfJobs *jobs, const char *prompt_file);
+
+/* mv jobs/A jobs/B (job directories); fails with VF_ERROR_CONFLICT if B
+ * exists, VF_ERROR_NOT_FOUND if A does not. */
+gboolean vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError **error);
+/* rm -r jobs/NAME: forgets it here, drops its cached bytes, deletes on the
+ * API when delete_remote. */
+gboolean vf_jobs_forget (VfJobs *jobs, const char *name, GError **error);
+
+/* Reads content bytes of a job (by name) or a video (by id when `by_id`).
+ * Waits until the bytes are fetched; returns the count (short only at the
+ * end), or -1 with *error (VF_ERROR_EXPIRED, VF_ERROR_PROTOCOL, ...).
+ * `cancellable` interrupts the wait. */
+gssize vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
+                     gsize len, gint64 offset, GCancellable *cancellable, GError **error);
+
+G_END_DECLS
