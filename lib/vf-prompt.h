@@ -45,15 +45,20 @@ typedef struct
 /* Turns a whole prompt file into a request body.  `is_json` for NAME.json
  * (a body sent as is, plus defaults it lacks).  For .txt: optional front
  * matter (---, key: value lines, ---), the rest is the prompt (trailing
- * newlines trimmed).  `seconds` must be a whole number, `size` WxH.
+ * newlines trimmed).  `seconds` must be a whole number (1 to 60), `size` WxH.
+ * Defaults fill what is missing; seconds and size only for models other
+ * than doubao-seedance-*.  A NULL `defaults` (or field) means the default.
  * The body is in OpenAI shape {model, prompt, seconds, size, ...}; for a
  * doubao-seedance-* model use vf_prompt_to_ark() on it.
- * Fails with VF_ERROR_INVALID and a readable reason, or VF_ERROR_TOO_LARGE. */
+ * Fails with VF_ERROR_INVALID and a readable reason, or VF_ERROR_TOO_LARGE.
+ * Returns a new reference. */
 json_t *vf_prompt_parse (const char *data, gsize len, gboolean is_json,
                          const VfPromptDefaults *defaults, GError **error);
 
 /* An OpenAI-shaped body as an Ark task body: the prompt becomes a text
- * content item with --duration/--ratio/--resolution flags where given. */
+ * content item with --duration/--ratio/--resolution flags where given.
+ * A body that already has `content` comes back as a copy.  Returns a new
+ * reference; `body` is not changed. */
 json_t *vf_prompt_to_ark (json_t *body);
 
 G_END_DECLS
