@@ -657,6 +657,7 @@ truncate_utf8(GString *text, gsize max)
 static char *
 clean_text(const char *text, gsize len, gsize max)
 {
+  g_autofree char *nul_free = NULL;
   g_autofree char *valid = NULL;
   g_autofree char *redacted = NULL;
   GString *line;
@@ -665,7 +666,12 @@ clean_text(const char *text, gsize len, gsize max)
 
   if (len > VF_ERROR_BODY_WORK_MAX)
     len = VF_ERROR_BODY_WORK_MAX;
-  valid = g_utf8_make_valid(text, (gssize)len);
+  /* NUL bytes are spaces here, not the end of the text. */
+  nul_free = g_malloc(len + 1);
+  for (gsize i = 0; i < len; i++)
+    nul_free[i] = text[i] ? text[i] : ' ';
+  nul_free[len] = '\0';
+  valid = g_utf8_make_valid(nul_free, (gssize)len);
 
   /* Whitespace and control characters (NUL included) become single spaces. */
   line = g_string_sized_new(len);
@@ -712,6 +718,24 @@ html_title(const char *body, gsize len)
   return clean_text(body + (start - head), (gsize)(end - start), VF_ERROR_MESSAGE_MAX);
 }
 
+/* The message of an error object, under the names servers use for it. */
+static const json_t *
+first_string(const json_t *holder, const json_t *inner)
+{
+  static const char *const keys[] = { "message", "msg", "detail" };
+
+  if (json_is_string(inner) && json_string_length(inner) > 0)
+    return inner;
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+    {
+      const json_t *value = json_object_get(holder, keys[i]);
+
+      if (json_is_string(value) && json_string_length(value) > 0)
+        return value;
+    }
+  return NULL;
+}
+
 static gboolean
 looks_like_html(const char *body, gsize len)
 {
@@ -737,24 +761,19 @@ vf_error_from_body(int http_status, const char *body, gsize len, const char *req
   if (!body)
     len = 0;
   if (len > 0 && len <= VF_ERROR_BODY_JSON_MAX)
-    root = json_loadb(body, len, 0, NULL);
+    root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 
   if (json_is_object(root))
     {
       json_t *inner = json_object_get(root, "error");
       const json_t *holder = json_is_object(inner) ? inner : root;
-      const char *found = get_string(holder, "message");
+      const json_t *found = first_string(holder, inner);
       g_autofree char *raw_code = dup_scalar(json_object_get(holder, "code"));
       g_autofree char *raw_type = dup_scalar(json_object_get(holder, "type"));
 
-      if (!found && json_is_string(inner))
-        found = json_string_value(inner);
-      if (!found)
-        found = get_string(holder, "msg");
-      if (!found)
-        found = get_string(holder, "detail");
       if (found)
-        message = clean_text(found, strlen(found), VF_ERROR_MESSAGE_MAX);
+        message
+            = clean_text(json_string_value(found), json_string_length(found), VF_ERROR_MESSAGE_MAX);
       if (raw_code)
         code = clean_text(raw_code, strlen(raw_code), VF_ERROR_CODE_MAX);
       if (raw_type)

@@ -66,7 +66,8 @@ VfState vf_state_from_ark (const char *word);
 const char *vf_state_name (VfState state); /* "queued", "in_progress", ... */
 
 /* A timestamp in seconds, whatever unit the server used: numbers above 1e11
- * are milliseconds; numeric strings are accepted; anything else is 0. */
+ * are milliseconds; numeric strings and ISO 8601 dates are accepted;
+ * anything else is 0. */
 gint64 vf_time_to_seconds (const json_t *value);
 
 /* An id is fit for a file name: not empty, no '/', no NUL, not "." or "..",
@@ -85,7 +86,7 @@ typedef struct
 void vf_task_page_free (VfTaskPage *page);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfTaskPage, vf_task_page_free)
 
-/* Entries with unfit ids are skipped with a g_warning, not fatal. */
+/* Entries with unfit ids are skipped with a g_message, not fatal. */
 VfTaskPage *vf_task_page_from_openai (json_t *object, GError **error);
 VfTaskPage *vf_task_page_from_ark (json_t *object, int page_num, int page_size, GError **error);
 
