@@ -1,2 +1,173 @@
-/* ark.c */
+/* ark.c: Volcengine Ark's content-generation tasks (Seedance). */
+#include <string.h>
+
 #include "vf-error.h"
+#include "vf-proto.h"
+
+static gboolean
+have_endpoint (VfClient *client, GError **error)
+{
+  if (client->ark_endpoint)
+    return TRUE;
+  vf_set_error (error, VF_ERROR_INVALID, "no Ark endpoint is configured (ark_endpoint=URL)");
+  return FALSE;
+}
+
+static char *
+tasks_url (VfClient *client, const char *id)
+{
+  g_autofree char *escaped = NULL;
+
+  if (!id)
+    return g_strdup_printf ("%s/contents/generations/tasks", client->ark_endpoint);
+  escaped = vf_client_escape (id);
+  return g_strdup_printf ("%s/contents/generations/tasks/%s", client->ark_endpoint, escaped);
+}
+
+VfTask *
+vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error)
+{
+  g_autofree char *url = NULL;
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "POST", .body = request->body, .idempotent = FALSE };
+  VfTask *task = NULL;
+
+  if (!have_endpoint (client, error))
+    return NULL;
+  if (request->image_path)
+    {
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "Ark takes images as image_url items of content, not as a file");
+      return NULL;
+    }
+  url = tasks_url (client, NULL);
+  call.url = url;
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  vf_http_response_clear (&response);
+  if (!answer)
+    return NULL;
+  task = vf_task_from_ark (answer, error);
+  if (!task)
+    return NULL;
+
+  /* The answer is only {"id": ...}: the rest is what was asked for. */
+  if (!task->state_word)
+    {
+      task->state = VF_STATE_QUEUED;
+      task->state_word = g_strdup ("queued");
+      task->progress = 0;
+    }
+  if (!task->model)
+    task->model = g_strdup (json_string_value (json_object_get (request->body, "model")));
+  if (!task->prompt)
+    {
+      json_t *content = json_object_get (request->body, "content");
+      json_t *item;
+      size_t i;
+
+      json_array_foreach (content, i, item)
+      {
+        if (g_strcmp0 (json_string_value (json_object_get (item, "type")), "text") == 0
+            && json_is_string (json_object_get (item, "text")))
+          {
+            task->prompt = g_strdup (json_string_value (json_object_get (item, "text")));
+            break;
+          }
+      }
+    }
+  return task;
+}
+
+VfTask *
+vf_ark_retrieve (VfClient *client, const char *id, GError **error)
+{
+  g_autofree char *url = NULL;
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "GET", .idempotent = TRUE };
+
+  if (!have_endpoint (client, error))
+    return NULL;
+  url = tasks_url (client, id);
+  call.url = url;
+  answer = vf_client_call_json (client, &call, &response, error);
+  vf_http_response_clear (&response);
+  return answer ? vf_task_from_ark (answer, error) : NULL;
+}
+
+VfTaskPage *
+vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "GET", .idempotent = TRUE };
+  guint64 page_num = 1;
+  int page_size = limit > 0 ? limit : 10;
+  VfTaskPage *page;
+
+  if (!have_endpoint (client, error))
+    return NULL;
+  if (cursor && *cursor
+      && !g_ascii_string_to_unsigned (cursor, 10, 1, G_MAXINT / MAX (page_size, 1), &page_num,
+                                      NULL))
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "an Ark list cursor is a page number, not \"%s\"",
+                    cursor);
+      return NULL;
+    }
+  base = tasks_url (client, NULL);
+  url = g_strdup_printf ("%s?page_num=%d&page_size=%d", base, (int)page_num, page_size);
+  call.url = url;
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  vf_http_response_clear (&response);
+  if (!answer)
+    return NULL;
+  page = vf_task_page_from_ark (answer, (int)page_num, page_size, error);
+  /* The next page's number is its cursor, so callers page both APIs alike. */
+  if (page && page->has_more && !page->next_cursor)
+    page->next_cursor = g_strdup_printf ("%d", (int)page_num + 1);
+  return page;
+}
+
+gboolean
+vf_ark_delete (VfClient *client, const char *id, GError **error)
+{
+  g_autofree char *url = NULL;
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "DELETE", .idempotent = TRUE };
+
+  if (!have_endpoint (client, error))
+    return FALSE;
+  url = tasks_url (client, id);
+  call.url = url;
+  answer = vf_client_call_json (client, &call, &response, error);
+  vf_http_response_clear (&response);
+  return answer != NULL;
+}
+
+char *
+vf_ark_content_url (VfClient *client, const VfTask *task, VfVariant variant, GError **error)
+{
+  if (variant != VF_VARIANT_VIDEO)
+    {
+      vf_set_error (error, VF_ERROR_NOT_FOUND, "Ark tasks have no %s", vf_variant_name (variant));
+      return NULL;
+    }
+  if (!task->video_url)
+    {
+      vf_set_error (error, VF_ERROR_NOT_FOUND, "task %s has no video_url (yet)", task->id);
+      return NULL;
+    }
+  if (!vf_http_url_allowed (task->video_url, error))
+    {
+      g_prefix_error (error, "the video_url of task %s: ", task->id);
+      return NULL;
+    }
+  return g_strdup (task->video_url);
+}

@@ -1,2 +1,210 @@
-/* openai.c */
+/* openai.c: the OpenAI Videos API (Sora), as OpenAI and resellers serve it. */
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "vf-error.h"
+#include "vf-proto.h"
+
+/* openai-poll-after-ms: how long the server would like us to wait. */
+static void
+take_poll_hint (VfTask *task, const VfHttpResponse *response)
+{
+  const char *value = vf_http_response_header (response, "openai-poll-after-ms");
+  guint64 ms;
+
+  if (value && g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &ms, NULL))
+    task->poll_after_ms = (gint64)ms;
+}
+
+static VfTask *
+task_from_answer (json_t *answer, const VfHttpResponse *response, GError **error)
+{
+  VfTask *task = vf_task_from_openai (answer, error);
+
+  if (task)
+    take_poll_hint (task, response);
+  return task;
+}
+
+static const char *
+image_type (const char *path)
+{
+  g_autofree char *lower = g_ascii_strdown (path, -1);
+
+  if (g_str_has_suffix (lower, ".jpg") || g_str_has_suffix (lower, ".jpeg"))
+    return "image/jpeg";
+  if (g_str_has_suffix (lower, ".png"))
+    return "image/png";
+  if (g_str_has_suffix (lower, ".webp"))
+    return "image/webp";
+  return "application/octet-stream";
+}
+
+VfTask *
+vf_openai_create (VfClient *client, const VfCreateRequest *request, GError **error)
+{
+  g_autofree char *url = g_strdup_printf ("%s/videos", client->endpoint);
+  g_autoptr (GArray) parts = NULL;
+  g_autoptr (GPtrArray) values = NULL;
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { 0 };
+  VfTask *task = NULL;
+
+  call.method = "POST";
+  call.url = url;
+  call.idempotent = FALSE;
+
+  if (request->image_path)
+    {
+      const char *key;
+      json_t *value;
+      VfHttpPart part = { 0 };
+
+      /* Checked here, so that a missing file sends nothing. */
+      if (!g_file_test (request->image_path, G_FILE_TEST_IS_REGULAR)
+          || g_access (request->image_path, R_OK) != 0)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "cannot read the image %s", request->image_path);
+          return NULL;
+        }
+
+      /* The JSON fields become form fields: strings as they are, anything
+       * else as its JSON text. */
+      parts = g_array_new (FALSE, TRUE, sizeof (VfHttpPart));
+      values = g_ptr_array_new_with_free_func (free);
+      json_object_foreach (request->body, key, value)
+      {
+        VfHttpPart field = { 0 };
+        char *text;
+
+        if (json_is_null (value) || strcmp (key, "input_reference") == 0)
+          continue;
+        if (json_is_string (value))
+          text = strdup (json_string_value (value));
+        else
+          text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+        g_ptr_array_add (values, text);
+        field.name = key;
+        field.value = text;
+        g_array_append_val (parts, field);
+      }
+      part.name = "input_reference";
+      part.path = request->image_path;
+      part.content_type = image_type (request->image_path);
+      g_array_append_val (parts, part);
+      call.parts = (const VfHttpPart *)parts->data;
+      call.n_parts = parts->len;
+    }
+  else
+    call.body = request->body;
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  if (answer)
+    task = task_from_answer (answer, &response, error);
+  vf_http_response_clear (&response);
+  return task;
+}
+
+VfTask *
+vf_openai_retrieve (VfClient *client, const char *id, GError **error)
+{
+  g_autofree char *escaped = vf_client_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s", client->endpoint, escaped);
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "GET", .url = url, .idempotent = TRUE };
+  VfTask *task = NULL;
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  if (answer)
+    task = task_from_answer (answer, &response, error);
+  vf_http_response_clear (&response);
+  return task;
+}
+
+VfTaskPage *
+vf_openai_list (VfClient *client, const char *cursor, int limit, GError **error)
+{
+  GString *url = g_string_new (NULL);
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "GET", .idempotent = TRUE };
+  VfTaskPage *page = NULL;
+
+  g_string_printf (url, "%s/videos?order=desc", client->endpoint);
+  if (limit > 0)
+    g_string_append_printf (url, "&limit=%d", limit);
+  if (cursor && *cursor)
+    {
+      g_autofree char *escaped = vf_client_escape (cursor);
+
+      g_string_append_printf (url, "&after=%s", escaped);
+    }
+  call.url = url->str;
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  if (answer)
+    page = vf_task_page_from_openai (answer, error);
+  vf_http_response_clear (&response);
+  g_string_free (url, TRUE);
+  return page;
+}
+
+gboolean
+vf_openai_delete (VfClient *client, const char *id, GError **error)
+{
+  g_autofree char *escaped = vf_client_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s", client->endpoint, escaped);
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "DELETE", .url = url, .idempotent = TRUE };
+
+  answer = vf_client_call_json (client, &call, &response, error);
+  vf_http_response_clear (&response);
+  if (!answer)
+    return FALSE;
+  if (json_is_false (json_object_get (answer, "deleted")))
+    {
+      vf_set_error (error, VF_ERROR_FAILED, "DELETE of %s: the server says it did not delete it",
+                    id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+VfTask *
+vf_openai_remix (VfClient *client, const char *id, const char *prompt, GError **error)
+{
+  g_autofree char *escaped = vf_client_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s/remix", client->endpoint, escaped);
+  g_autoptr (json_t) body = json_pack ("{s:s}", "prompt", prompt);
+  g_autoptr (json_t) answer = NULL;
+  VfHttpResponse response = { 0 };
+  VfCall call = { .method = "POST", .url = url, .body = body, .idempotent = FALSE };
+  VfTask *task = NULL;
+
+  if (!body)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "the remix prompt is not valid UTF-8");
+      return NULL;
+    }
+  answer = vf_client_call_json (client, &call, &response, error);
+  if (answer)
+    task = task_from_answer (answer, &response, error);
+  vf_http_response_clear (&response);
+  return task;
+}
+
+char *
+vf_openai_content_url (VfClient *client, const VfTask *task, VfVariant variant, GError **error)
+{
+  g_autofree char *escaped = NULL;
+
+  if (!vf_id_check (task->id, error))
+    return NULL;
+  escaped = vf_client_escape (task->id);
+  return g_strdup_printf ("%s/videos/%s/content?variant=%s", client->endpoint, escaped,
+                          vf_variant_name (variant));
+}

@@ -50,7 +50,9 @@ typedef struct _VfHttpResponse VfHttpResponse;
 
 /* Streaming callbacks: on_headers once the status and headers are known
  * (return FALSE with *error set to abort), on_data for every chunk of a 2xx
- * body (likewise).  Without on_data the body is buffered up to max_body. */
+ * body (likewise).  Without on_data the body is buffered up to max_body.
+ * Both are called only for a 2xx answer (redirects are followed first);
+ * other answers come back in the response with their body buffered. */
 typedef gboolean (*VfHttpHeadersFunc) (const VfHttpResponse *response, gpointer user_data,
                                        GError **error);
 typedef gboolean (*VfHttpDataFunc) (const void *data, gsize len, gpointer user_data,
@@ -85,10 +87,16 @@ struct _VfHttpResponse
 void vf_http_response_clear (VfHttpResponse *response);
 const char *vf_http_response_header (const VfHttpResponse *response, const char *name);
 
+/* `response` must be zeroed or cleared; it is filled even when FALSE is
+ * returned after an answer began (clear it either way). */
 gboolean vf_http_perform (VfHttp *http, const VfHttpRequest *request, VfHttpResponse *response,
                           GError **error);
 
 /* Whether a URL may be used: https anywhere, http only to loopback. */
 gboolean vf_http_url_allowed (const char *url, GError **error);
+
+/* The URL as error messages show it: no user, password, query or fragment
+ * (a pre-signed URL carries its signature in the query). */
+char *vf_http_url_for_message (const char *url);
 
 G_END_DECLS

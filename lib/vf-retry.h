@@ -23,6 +23,7 @@ typedef struct
   gint64 (*now_ms) (gpointer user_data);  /* unix ms; default g_get_real_time */
   double (*random) (gpointer user_data);  /* [0, 1); default g_random_double */
   gpointer user_data;
+  void (*sleep_ms) (gint64 ms, gpointer user_data); /* default g_usleep */
 } VfRetryPolicy;
 
 void vf_retry_policy_init (VfRetryPolicy *policy);
@@ -34,6 +35,10 @@ gboolean vf_retry_should (const VfRetryPolicy *policy, const GError *error, gboo
 
 /* How long to wait before try number attempt + 1. */
 gint64 vf_retry_delay_ms (const VfRetryPolicy *policy, const GError *error, int attempt);
+
+/* The policy's clock (unix ms) and sleep. */
+gint64 vf_retry_now_ms (const VfRetryPolicy *policy);
+void vf_retry_sleep (const VfRetryPolicy *policy, gint64 ms);
 
 /* Parses the hint headers (either may be NULL); -1 when neither holds a
  * usable value.  `now_ms` is the current unix time in ms, for HTTP dates. */
