@@ -1,0 +1,259 @@
+/* notify.c: waking poll() waiters, and cancelling reads on FUSE interrupts.
+ *
+ * poll(): a handle on a live file keeps the kernel's poll handle in
+ * fs->polled.  The job table calls vf_notify_changed() from its own threads
+ * with none of its locks held; we take only poll_lock, which FUSE handlers
+ * hold for a few instructions and never across anything that waits, and
+ * write the notification to /dev/fuse.
+ *
+ * Interrupts: a read of video bytes not yet fetched waits inside
+ * vf_jobs_read() on a GCancellable.  With the `intr` option libfuse answers
+ * an INTERRUPT by sending the request's thread a signal (SIGUSR1), once a
+ * second until the request ends.  The handler may not touch GLib, so it
+ * only marks the waiting read of its own thread and writes a byte to a
+ * pipe; a small thread reads the pipe and cancels the marked reads.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "videofs.h"
+
+void
+vf_notify_init (VfFs *fs)
+{
+  g_mutex_init (&fs->poll_lock);
+  fs->polled = g_ptr_array_new ();
+}
+
+void
+vf_notify_ready (VfFs *fs)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+  fs->ready = TRUE;
+}
+
+void
+vf_notify_shutdown (VfFs *fs)
+{
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+    fs->ready = FALSE;
+    for (guint i = 0; i < fs->polled->len; i++)
+      {
+        VfHandle *h = g_ptr_array_index (fs->polled, i);
+        g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
+      }
+    g_ptr_array_set_size (fs->polled, 0);
+  }
+}
+
+static gboolean
+concerns (const VfHandle *h, const char *name, guint what)
+{
+  switch (h->node.kind)
+    {
+    case VF_NODE_STATUS:
+      return (what & (VF_CHANGE_STATUS | VF_CHANGE_JOBS)) != 0;
+    case VF_NODE_EVENTS:
+      return (what & VF_CHANGE_EVENTS) != 0;
+    case VF_NODE_ENTRY:
+      if (!(what & (VF_CHANGE_STATUS | VF_CHANGE_JOBS)))
+        return FALSE;
+      /* videos/ID entries are named by id, changes by job name */
+      return !name || h->node.by_id || strcmp (name, h->node.name) == 0;
+    default:
+      return FALSE;
+    }
+}
+
+void
+vf_notify_changed (const char *name, guint what, gpointer user_data)
+{
+  VfFs *fs = user_data;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+
+  if (!fs->ready)
+    return;
+  for (guint i = fs->polled->len; i-- > 0;)
+    {
+      VfHandle *h = g_ptr_array_index (fs->polled, i);
+      if (!concerns (h, name, what))
+        continue;
+      fuse_notify_poll (h->ph);
+      g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
+      g_ptr_array_remove_index_fast (fs->polled, i);
+    }
+}
+
+void
+vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+
+  if (handle->ph)
+    fuse_pollhandle_destroy (handle->ph);
+  else
+    g_ptr_array_add (fs->polled, handle);
+  handle->ph = ph;
+}
+
+void
+vf_notify_forget (VfFs *fs, VfHandle *handle)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+
+  if (!handle->ph)
+    return;
+  g_ptr_array_remove_fast (fs->polled, handle);
+  g_clear_pointer (&handle->ph, fuse_pollhandle_destroy);
+}
+
+/* ----- interrupts ----- */
+
+struct waiting
+{
+  GCancellable *cancellable;
+  volatile sig_atomic_t interrupted;
+};
+
+static int intr_pipe[2] = { -1, -1 };
+static GThread *intr_thread;
+static GMutex intr_lock; /* guards intr_waiting */
+static GPtrArray *intr_waiting;
+static __thread struct waiting *intr_current;
+
+int
+vf_interrupt_signal (void)
+{
+  return SIGUSR1;
+}
+
+static void
+intr_handler (int sig)
+{
+  int saved = errno;
+  struct waiting *w = intr_current;
+
+  if (w)
+    {
+      w->interrupted = 1;
+      if (write (intr_pipe[1], "i", 1) < 0)
+        {
+          /* the pipe is full: the thread has work queued anyway */
+        }
+    }
+  errno = saved;
+}
+
+gboolean
+vf_interrupt_init (GError **error)
+{
+  struct sigaction sa;
+
+  if (pipe2 (intr_pipe, O_CLOEXEC) < 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "pipe: %s", g_strerror (e));
+      return FALSE;
+    }
+  fcntl (intr_pipe[1], F_SETFL, O_NONBLOCK);
+  intr_waiting = g_ptr_array_new ();
+  /* installed before fuse_new(), so libfuse keeps ours */
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = intr_handler;
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction (vf_interrupt_signal (), &sa, NULL);
+  return TRUE;
+}
+
+static gpointer
+intr_main (gpointer data)
+{
+  for (;;)
+    {
+      char c;
+      ssize_t n = read (intr_pipe[0], &c, 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0 || c == 'q')
+        break;
+      g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+      for (guint i = 0; i < intr_waiting->len; i++)
+        {
+          struct waiting *w = g_ptr_array_index (intr_waiting, i);
+          if (w->interrupted)
+            g_cancellable_cancel (w->cancellable);
+        }
+    }
+  return NULL;
+}
+
+void
+vf_interrupt_start (void)
+{
+  sigset_t set, old;
+
+  /* the thread must not take the signal meant for FUSE workers */
+  sigemptyset (&set);
+  sigaddset (&set, vf_interrupt_signal ());
+  pthread_sigmask (SIG_BLOCK, &set, &old);
+  intr_thread = g_thread_new ("vf-interrupt", intr_main, NULL);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
+void
+vf_interrupt_stop (void)
+{
+  if (intr_thread)
+    {
+      while (write (intr_pipe[1], "q", 1) < 0 && errno == EAGAIN)
+        g_usleep (1000);
+      g_thread_join (intr_thread);
+      intr_thread = NULL;
+    }
+  if (intr_pipe[0] >= 0)
+    {
+      close (intr_pipe[0]);
+      close (intr_pipe[1]);
+      intr_pipe[0] = intr_pipe[1] = -1;
+    }
+  g_clear_pointer (&intr_waiting, g_ptr_array_unref);
+}
+
+GCancellable *
+vf_interrupt_begin (void)
+{
+  struct waiting *w = g_new0 (struct waiting, 1);
+
+  w->cancellable = g_cancellable_new ();
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+    g_ptr_array_add (intr_waiting, w);
+  }
+  intr_current = w;
+  /* an interrupt that came before this point is sent again within 1 s */
+  if (fuse_interrupted ())
+    g_cancellable_cancel (w->cancellable);
+  return w->cancellable;
+}
+
+void
+vf_interrupt_end (GCancellable *cancellable)
+{
+  struct waiting *w = intr_current;
+
+  g_return_if_fail (w && w->cancellable == cancellable);
+  intr_current = NULL;
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+    g_ptr_array_remove_fast (intr_waiting, w);
+  }
+  g_object_unref (w->cancellable);
+  g_free (w);
+}

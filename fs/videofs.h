@@ -1,0 +1,163 @@
+/* videofs.h: what the files of the FUSE driver share.
+ *
+ * main.c parses options and starts the mount; tree.c turns a path into a
+ * node and a node into attributes and text; files.c keeps the prompt and
+ * scratch files of jobs/ in STATE_DIR/files/; ops.c is the operations
+ * table; notify.c wakes poll() waiters and turns FUSE interrupts into
+ * cancelled reads.
+ *
+ * Every callback returns 0 or -errno.  Nodes and handles own what they
+ * point to; job snapshots (VfJobInfo) are copies taken from the job table.
+ */
+#pragma once
+
+#include <fuse.h>
+#include <glib.h>
+#include <sys/stat.h>
+
+#include "vf-jobs.h"
+
+typedef struct vf_fs VfFs;
+
+struct vf_fs
+{
+  VfJobs *jobs;
+  int files_fd; /* STATE_DIR/files/, the backing store of jobs/ */
+  uid_t uid;
+  gid_t gid;
+  gint64 mount_us; /* mtime of the fixed directories */
+
+  GMutex files_lock; /* guards `files` and every struct vf_file */
+  GHashTable *files; /* name -> struct vf_file *, for files with open handles */
+
+  GMutex poll_lock;  /* guards `polled` and `ready` */
+  GPtrArray *polled; /* VfHandle * that hold a poll handle */
+  gboolean ready;    /* fuse_notify_poll may be called */
+};
+
+/* What a path names. */
+typedef enum
+{
+  VF_NODE_ROOT,
+  VF_NODE_README,
+  VF_NODE_STATUS, /* the root status table */
+  VF_NODE_EVENTS,
+  VF_NODE_JOBS,
+  VF_NODE_VIDEOS,
+  VF_NODE_FILE,  /* jobs/NAME: a prompt or scratch file */
+  VF_NODE_JOB,   /* jobs/NAME/ */
+  VF_NODE_VIDEO, /* videos/ID/ */
+  VF_NODE_ENTRY, /* a file inside jobs/NAME/ or videos/ID/ */
+} VfNodeKind;
+
+/* Files of a job directory. */
+typedef enum
+{
+  VF_ENTRY_ID,
+  VF_ENTRY_STATUS,
+  VF_ENTRY_STATUS_JSON,
+  VF_ENTRY_REQUEST_JSON,
+  VF_ENTRY_ERROR,
+  VF_ENTRY_VIDEO,
+  VF_ENTRY_THUMBNAIL,
+  VF_ENTRY_SPRITESHEET,
+  VF_N_ENTRIES,
+} VfEntry;
+
+typedef struct
+{
+  VfNodeKind kind;
+  char *name;      /* FILE: the file name; JOB/VIDEO/ENTRY: the job name or id */
+  gboolean by_id;  /* under videos/ */
+  VfEntry entry;   /* ENTRY */
+  VfJobInfo *info; /* JOB, VIDEO, ENTRY: the snapshot the node was found in */
+} VfNode;
+
+void vf_node_clear (VfNode *node);
+
+/* tree.c */
+int vf_tree_lookup (VfFs *fs, const char *path, VfNode *node);
+int vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st);
+/* The current bytes of a text node (not FILE, not content entries);
+ * *changed_us gets the time they last changed. */
+GBytes *vf_tree_text (VfFs *fs, const VfNode *node, gint64 *changed_us);
+/* Only the time of the last change, for poll(). */
+gint64 vf_tree_changed_us (VfFs *fs, const VfNode *node);
+gboolean vf_tree_is_live (const VfNode *node);
+gboolean vf_tree_is_content (const VfNode *node, VfVariant *variant);
+int vf_tree_readdir (VfFs *fs, const VfNode *node, void *buf, fuse_fill_dir_t filler);
+const char *vf_entry_name (VfEntry entry);
+
+/* files.c: the jobs/ backing store.  Names are base names in jobs/. */
+typedef struct vf_file_handle VfFileHandle;
+
+gboolean vf_files_init (VfFs *fs, const char *state_dir, GError **error);
+void vf_files_shutdown (VfFs *fs);
+int vf_files_stat (VfFs *fs, const char *name, struct stat *st);
+int vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st);
+/* Lists the backing files, less the names in `skip` (job directories win). */
+int vf_files_list (VfFs *fs, GHashTable *skip, void *buf, fuse_fill_dir_t filler);
+int vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean create,
+                   VfFileHandle **out);
+int vf_files_read (VfFileHandle *fh, char *buf, size_t size, off_t offset);
+int vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t offset);
+int vf_files_flush (VfFs *fs, VfFileHandle *fh);
+void vf_files_release (VfFs *fs, VfFileHandle *fh);
+int vf_files_fsync (VfFileHandle *fh, int datasync);
+int vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size);
+int vf_files_chmod (VfFs *fs, const char *name, VfFileHandle *fh, mode_t mode);
+int vf_files_utimens (VfFs *fs, const char *name, VfFileHandle *fh, const struct timespec tv[2]);
+int vf_files_unlink (VfFs *fs, const char *name);
+int vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags);
+/* mv jobs/A jobs/B for job directories: moves the prompt file along. */
+int vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags);
+int vf_files_access (VfFs *fs, const char *name, int mask);
+int vf_files_statfs (VfFs *fs, struct statvfs *st);
+
+/* notify.c */
+typedef struct vf_handle VfHandle;
+
+void vf_notify_init (VfFs *fs);
+void vf_notify_ready (VfFs *fs);
+void vf_notify_shutdown (VfFs *fs);
+/* The job table's `changed` callback. */
+void vf_notify_changed (const char *name, guint what, gpointer user_data);
+void vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph);
+void vf_notify_forget (VfFs *fs, VfHandle *handle);
+/* Interrupts: FUSE sends the request's thread a signal; it cancels the read
+ * that thread is waiting in. */
+gboolean vf_interrupt_init (GError **error);
+void vf_interrupt_start (void);
+void vf_interrupt_stop (void);
+GCancellable *vf_interrupt_begin (void);
+void vf_interrupt_end (GCancellable *cancellable);
+int vf_interrupt_signal (void);
+
+/* ops.c */
+extern const struct fuse_operations vf_operations;
+
+struct vf_handle
+{
+  VfNode node;
+  /* text nodes: the bytes this handle serves, refreshed by a read at
+   * offset 0 (and, for events, by a read at the end) */
+  GMutex lock;
+  GBytes *snapshot;
+  gint64 seen_us;
+  struct fuse_pollhandle *ph; /* under fs->poll_lock */
+  /* FILE nodes */
+  VfFileHandle *file;
+  /* directories */
+  char *path;
+};
+
+/* main.c: -d output on stderr; never give it the token. */
+extern gboolean vf_debugging;
+#define vf_debug(...)                                                                              \
+  do                                                                                               \
+    {                                                                                              \
+      if (vf_debugging)                                                                            \
+        vf_debug_print (__VA_ARGS__);                                                              \
+    }                                                                                              \
+  while (0)
+void vf_debug_print (const char *format, ...) G_GNUC_PRINTF (1, 2);

@@ -1,0 +1,299 @@
+"""Helpers for the mounted tests: the simulator, the mount, and their cleanup.
+
+In the manner of libfuse's and sshfs's test/util.py: wait_for_mount polls
+every 0.1 s and gives up after 30 s (at once if the daemon died), cleanup
+unmounts lazily and stops the daemon, umount wants a clean exit.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("VIDEOFS_BUILD", os.path.join(TOP, "build")))
+VIDEOFS = os.path.join(BUILD, "fs", "videofs")
+SIM = os.path.join(BUILD, "sim", "videofs-sim")
+
+# What must never appear on the daemon's stderr.
+BAD_OUTPUT = re.compile(
+    r"WARNING|CRITICAL|\bERROR\b|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer"
+    r"|runtime error:|Invalid read|Invalid write|definitely lost|uninitialised",
+)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_mount(proc, mnt, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        if os.path.ismount(mnt):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"videofs exited with {proc.returncode} before mounting")
+        if time.monotonic() > deadline:
+            raise TimeoutError("videofs did not mount within %.0f s" % timeout)
+        time.sleep(0.1)
+
+
+def cleanup(proc, mnt):
+    """Takes the mount down whatever state it is in."""
+    subprocess.call(["fusermount3", "-u", "-z", "-q", mnt],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def umount(proc, mnt):
+    """The strict way down: fusermount3 -u must work and videofs exit 0."""
+    subprocess.check_call(["fusermount3", "-u", mnt])
+    assert not os.path.ismount(mnt)
+    code = proc.wait(10)
+    assert code == 0, f"videofs exited with {code}"
+
+
+class Sim:
+    """A videofs-sim on a free port, with its control endpoints."""
+
+    def __init__(self, *args, token=None):
+        self.args = ["--port", "0", *args]
+        if token:
+            self.args += ["--token", token]
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([SIM, *self.args], stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http://"):
+            self.stop()
+            raise RuntimeError(f"videofs-sim did not start: {line!r}")
+        self.url = line
+        self.base = line[: -len("/v1")]
+
+    def call(self, method, path, body=None, headers=None, token=None):
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def stats(self):
+        status, body = self.call("GET", "/_sim/stats")
+        assert status == 200
+        return json.loads(body)
+
+    def requests(self):
+        """The API requests served so far (control calls left out)."""
+        r = dict(self.stats()["requests"])
+        r.pop("control", None)
+        return r
+
+    def api_total(self):
+        return sum(self.requests().values())
+
+    def reset(self):
+        assert self.call("POST", "/_sim/stats/reset")[0] == 200
+
+    def fault(self, spec):
+        status, body = self.call("POST", "/_sim/faults", spec, {"Content-Type": "text/plain"})
+        assert status == 200, body
+
+    def clear_faults(self):
+        assert self.call("DELETE", "/_sim/faults")[0] == 200
+
+    def complete(self, job_id):
+        assert self.call("POST", f"/_sim/jobs/{job_id}/complete")[0] == 200
+
+    def expire(self, job_id):
+        assert self.call("POST", f"/_sim/jobs/{job_id}/expire")[0] == 200
+
+    def truth(self, job_id, variant="video"):
+        status, body = self.call("GET", f"/_sim/truth/{job_id}?variant={variant}")
+        assert status == 200
+        return body
+
+    def create(self, prompt, token="t"):
+        """A job made on the account behind the mount's back."""
+        status, body = self.call("POST", "/v1/videos", json.dumps({"prompt": prompt}),
+                                 {"Content-Type": "application/json"}, token=token)
+        assert status == 200, body
+        return json.loads(body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class Mount:
+    """videofs -f on a fresh mount point, with its own state and cache dirs."""
+
+    def __init__(self, tmp, url, options="", token="test-token", env=None, start=True,
+                 state_dir=None):
+        self.tmp = str(tmp)
+        self.mnt = os.path.join(self.tmp, "mnt")
+        self.state = state_dir or os.path.join(self.tmp, "state")
+        self.cache = os.path.join(self.tmp, "cache")
+        os.makedirs(self.mnt, exist_ok=True)
+        opts = f"endpoint={url},state_dir={self.state},cache_dir={self.cache}"
+        if options:
+            opts += "," + options
+        self.env = daemon_env(self.tmp, token)
+        if env:
+            self.env.update(env)
+        self.cmd = [VIDEOFS, "-f", "-o", opts, self.mnt]
+        if os.environ.get("VIDEOFS_VALGRIND"):
+            self.cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite",
+                        "--suppressions=" + os.path.join(TOP, "tests", "valgrind.supp"),
+                        *self.cmd]
+        self.errpath = os.path.join(self.tmp, f"videofs-{time.monotonic_ns()}.err")
+        self.proc = None
+        if start:
+            self.start()
+
+    def start(self):
+        self.err = open(self.errpath, "w")
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.err)
+        try:
+            wait_for_mount(self.proc, self.mnt)
+        except Exception:
+            cleanup(self.proc, self.mnt)
+            raise
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+    def stderr(self):
+        if not self.err.closed:
+            self.err.flush()
+        with open(self.errpath) as f:
+            return f.read()
+
+    def check_stderr(self, allow=None):
+        text = self.stderr()
+        for line in text.splitlines():
+            if allow and re.search(allow, line):
+                continue
+            assert not BAD_OUTPUT.search(line), f"daemon said: {line}"
+
+    def umount(self):
+        umount(self.proc, self.mnt)
+        self.err.close()
+
+    def cleanup(self):
+        cleanup(self.proc, self.mnt)
+        self.err.close()
+
+
+def daemon_env(tmp, token="test-token"):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIDEOFS_TOKEN", "OPENAI_API_KEY")}
+    env["XDG_CONFIG_HOME"] = os.path.join(str(tmp), "config")
+    env["XDG_STATE_HOME"] = os.path.join(str(tmp), "xdg-state")
+    env["XDG_CACHE_HOME"] = os.path.join(str(tmp), "xdg-cache")
+    env["G_DEBUG"] = "fatal-warnings"
+    if token is not None:
+        env["VIDEOFS_TOKEN"] = token
+    return env
+
+
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def write(path, data, mode="w"):
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def status_of(mount, name):
+    return read(mount.path("jobs", name, "status"))
+
+
+def wait_state(mount, name, prefix, timeout=30.0):
+    def check():
+        try:
+            s = status_of(mount, name)
+        except FileNotFoundError:
+            return None
+        return s if s.startswith(prefix) else None
+    return wait_for(check, timeout=timeout, what=f"{name} to be {prefix}")
+
+
+def run_in_pty(argv, keys=(), timeout=60):
+    """Runs an interactive program on a terminal; `keys` are (pause, bytes)
+    pairs typed in order.  Returns the exit status and what it printed."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm"
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    out = b""
+
+    def drain(seconds):
+        nonlocal out
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    return False
+                if not data:
+                    return False
+                out += data
+        return True
+
+    for pause, data in keys:
+        drain(pause)
+        os.write(fd, data)
+    deadline = time.monotonic() + timeout
+    while drain(0.1) and time.monotonic() < deadline:
+        pass
+    _, code = os.waitpid(pid, 0)
+    os.close(fd)
+    return code, out
+
+
+def have(program):
+    return shutil.which(program) is not None
