@@ -1,0 +1,325 @@
+/* ark.c: Volcengine Ark's content-generation tasks
+ * (/api/v3/contents/generations/tasks), as the Seedance models serve them. */
+#include "sim.h"
+
+static const char *const known_keys[] = { "model",
+                                          "content",
+                                          "callback_url",
+                                          "return_last_frame",
+                                          "ratio",
+                                          "duration",
+                                          "frames",
+                                          "resolution",
+                                          "seed",
+                                          "camera_fixed",
+                                          "camerafixed",
+                                          "watermark",
+                                          "generate_audio",
+                                          "service_tier",
+                                          "execution_expires_after",
+                                          "draft",
+                                          "framespersecond",
+                                          NULL };
+
+static const char *
+state_word (enum sim_state state)
+{
+  switch (state)
+    {
+    case SIM_STATE_QUEUED:
+      return "queued";
+    case SIM_STATE_IN_PROGRESS:
+      return "running";
+    case SIM_STATE_COMPLETED:
+      return "succeeded";
+    case SIM_STATE_FAILED:
+      return "failed";
+    case SIM_STATE_CANCELLED:
+    default:
+      return "cancelled";
+    }
+}
+
+json_t *
+sim_ark_task_json (const struct sim_job_view *view, const char *word)
+{
+  json_t *o = json_object ();
+
+  json_object_set_new (o, "id", json_stringn (view->id, view->id_len));
+  json_object_set_new (o, "model", json_string (view->model ? view->model : ""));
+  json_object_set_new (o, "status", json_string (word ? word : state_word (view->state)));
+  if (view->state == SIM_STATE_FAILED)
+    json_object_set_new (o, "error",
+                         json_pack ("{s:s, s:s}", "code", "moderation_blocked", "message",
+                                    "The generated video was blocked by content moderation."));
+  else
+    json_object_set_new (o, "error", json_null ());
+  if (view->state == SIM_STATE_COMPLETED)
+    {
+      g_autofree char *video_url = sim_presigned_url (view->id, view->id_len, "mp4");
+      g_autofree char *frame_url = sim_presigned_url (view->id, view->id_len, "webp");
+      json_t *content = json_object ();
+
+      json_object_set_new (content, "video_url", json_string (video_url));
+      if (view->return_last_frame)
+        json_object_set_new (content, "last_frame_url", json_string (frame_url));
+      json_object_set_new (o, "content", content);
+      json_object_set_new (
+          o, "usage",
+          json_pack ("{s:i, s:i}", "completion_tokens", 108900, "total_tokens", 108900));
+    }
+  json_object_set_new (o, "seed", json_integer (view->seed));
+  json_object_set_new (o, "resolution", json_string (view->resolution ? view->resolution : ""));
+  json_object_set_new (o, "ratio", json_string (view->ratio ? view->ratio : ""));
+  json_object_set_new (o, "duration", json_integer (view->duration));
+  json_object_set_new (o, "framespersecond", json_integer (24));
+  json_object_set_new (o, "created_at", json_integer (view->created_ms / 1000));
+  json_object_set_new (o, "updated_at", json_integer (view->updated_ms / 1000));
+  return o;
+}
+
+static enum MHD_Result
+bad_param (struct sim_request *req, const char *param, const char *message)
+{
+  return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "InvalidParameter", "BadRequest", param,
+                              "The parameter `%s` specified in the request is not valid: %s.",
+                              param, message);
+}
+
+static enum MHD_Result
+not_found (struct sim_request *req)
+{
+  return sim_reply_ark_error (req, MHD_HTTP_NOT_FOUND, "ResourceNotFound", "NotFound", NULL,
+                              "The specified task `%s` is not found.", req->id);
+}
+
+static enum MHD_Result
+reply_object (struct sim_request *req, json_t *object)
+{
+  struct sim_fault_hit hit;
+  struct MHD_Response *r;
+  gsize len = 0;
+  char *text;
+
+  if (sim_faults_take (SIM_FAULT_OVERSIZE_JSON, req->call, &hit))
+    text = sim_dump_padded (object, hit.number, &len);
+  else
+    text = sim_dump (object, &len);
+  json_decref (object);
+  r = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  return sim_reply_response (req, MHD_HTTP_OK, r);
+}
+
+static void
+replace_str (char **target, const char *value)
+{
+  g_free (*target);
+  *target = g_strdup (value);
+}
+
+/* "--ratio 16:9 --dur 5 ..." in the prompt text */
+static void
+text_params (const char *text, char **ratio, char **resolution, gint64 *duration)
+{
+  g_auto (GStrv) words = g_strsplit_set (text, " \t\n", -1);
+
+  for (char **w = words; *w && w[1]; w++)
+    {
+      const char *v = w[1];
+      guint64 n = 0;
+
+      if (g_str_equal (*w, "--ratio") || g_str_equal (*w, "--rt"))
+        replace_str (ratio, v);
+      else if (g_str_equal (*w, "--resolution") || g_str_equal (*w, "--rs"))
+        replace_str (resolution, v);
+      else if ((g_str_equal (*w, "--duration") || g_str_equal (*w, "--dur"))
+               && g_ascii_string_to_unsigned (v, 10, 1, 3600, &n, NULL))
+        *duration = (gint64)n;
+    }
+}
+
+enum MHD_Result
+sim_ark_create (struct sim_request *req)
+{
+  struct sim_job_spec spec = { .api = SIM_API_ARK };
+  g_autoptr (SimJobView) view = NULL;
+  g_autoptr (json_t) body = NULL;
+  g_autoptr (GString) prompt = g_string_new (NULL);
+  g_autofree char *ratio = g_strdup ("16:9");
+  g_autofree char *resolution = g_strdup ("720p");
+  gint64 duration = 5;
+  struct sim_fault_hit hit;
+  json_error_t jerr;
+  const char *key, *word;
+  json_t *value, *content;
+  size_t i;
+
+  if (req->form)
+    return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "InvalidParameter", "BadRequest", NULL,
+                                "The request body must be JSON.");
+  body = sim_request_json (req, &jerr);
+  if (!body || !json_is_object (body))
+    return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "InvalidParameter", "BadRequest", NULL,
+                                "The request body is not a valid JSON object.");
+  json_object_foreach (body, key, value) if (!g_strv_contains (known_keys, key)) return bad_param (
+      req, key, "unknown parameter");
+
+  value = json_object_get (body, "model");
+  if (!json_is_string (value) || json_string_length (value) == 0)
+    return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "MissingParameter", "BadRequest",
+                                "model", "The request failed because it is missing `model`.");
+  content = json_object_get (body, "content");
+  if (!json_is_array (content) || json_array_size (content) == 0)
+    return bad_param (req, "content", "expected a non-empty array");
+  json_array_foreach (content, i, value)
+  {
+    const char *type = json_string_value (json_object_get (value, "type"));
+
+    if (!type)
+      return bad_param (req, "content.type", "missing");
+    if (g_str_equal (type, "text"))
+      {
+        const char *text = json_string_value (json_object_get (value, "text"));
+        if (!text)
+          return bad_param (req, "content.text", "expected a string");
+        if (prompt->len)
+          g_string_append_c (prompt, '\n');
+        g_string_append (prompt, text);
+      }
+    else if (g_str_equal (type, "image_url"))
+      {
+        if (!json_is_string (json_object_get (json_object_get (value, "image_url"), "url")))
+          return bad_param (req, "content.image_url.url", "expected a string");
+      }
+    else
+      return bad_param (req, "content.type", "expected text or image_url");
+  }
+  text_params (prompt->str, &ratio, &resolution, &duration);
+  value = json_object_get (body, "ratio");
+  if (value && !json_is_string (value))
+    return bad_param (req, "ratio", "expected a string");
+  if (value)
+    replace_str (&ratio, json_string_value (value));
+  value = json_object_get (body, "resolution");
+  if (value && !json_is_string (value))
+    return bad_param (req, "resolution", "expected a string");
+  if (value)
+    replace_str (&resolution, json_string_value (value));
+  value = json_object_get (body, "duration");
+  if (value
+      && (!json_is_integer (value) || json_integer_value (value) < 1
+          || json_integer_value (value) > 3600))
+    return bad_param (req, "duration", "expected an integer number of seconds");
+  if (value)
+    duration = json_integer_value (value);
+  value = json_object_get (body, "return_last_frame");
+  if (value && !json_is_boolean (value))
+    return bad_param (req, "return_last_frame", "expected a boolean");
+
+  if (sim.reject_marker && *sim.reject_marker && strstr (prompt->str, sim.reject_marker))
+    return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "moderation_blocked", "BadRequest", NULL,
+                                "The request failed because the input text may contain "
+                                "sensitive information.");
+
+  spec.prompt = prompt->str;
+  spec.model = json_string_value (json_object_get (body, "model"));
+  spec.ratio = ratio;
+  spec.resolution = resolution;
+  spec.duration = duration;
+  spec.return_last_frame = json_is_true (json_object_get (body, "return_last_frame"));
+  spec.hostile
+      = sim_faults_take (SIM_FAULT_HOSTILE_ID, req->call, &hit) ? hit.hostile : SIM_HOSTILE_NONE;
+  view = sim_jobs_create (&spec);
+  if (!sim_create_faults (req))
+    return MHD_NO;
+  word = sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, &hit) ? hit.word : NULL;
+  if (word)
+    return reply_object (
+        req, json_pack ("{s:o, s:s}", "id", json_stringn (view->id, view->id_len), "status", word));
+  return reply_object (req, json_pack ("{s:o}", "id", json_stringn (view->id, view->id_len)));
+}
+
+enum MHD_Result
+sim_ark_retrieve (struct sim_request *req)
+{
+  g_autoptr (SimJobView) view = sim_jobs_get (SIM_API_ARK, req->id);
+  struct sim_fault_hit hit;
+  const char *word;
+
+  if (!view)
+    return not_found (req);
+  word = sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, &hit) ? hit.word : NULL;
+  return reply_object (req, sim_ark_task_json (view, word));
+}
+
+static gboolean
+page_arg (struct sim_request *req, const char *key, guint64 fallback, guint64 *out)
+{
+  const char *s = sim_request_arg (req, key);
+
+  *out = fallback;
+  return !s || g_ascii_string_to_unsigned (s, 10, 1, 500, out, NULL);
+}
+
+enum MHD_Result
+sim_ark_list (struct sim_request *req)
+{
+  static const char *const states[]
+      = { "queued", "running", "cancelled", "succeeded", "failed", NULL };
+  const char *status = sim_request_arg (req, "filter.status");
+  const char *model = sim_request_arg (req, "filter.model");
+  const char *ids_arg = sim_request_arg (req, "filter.task_ids");
+  g_auto (GStrv) ids = NULL;
+  g_autoptr (GPtrArray) views = NULL;
+  struct sim_fault_hit hit;
+  const char *word;
+  guint64 page_num, page_size, total = 0, skip;
+  json_t *items;
+
+  if (!page_arg (req, "page_num", 1, &page_num))
+    return bad_param (req, "page_num", "expected an integer from 1 to 500");
+  if (!page_arg (req, "page_size", 10, &page_size))
+    return bad_param (req, "page_size", "expected an integer from 1 to 500");
+  if (status && *status && !g_strv_contains (states, status))
+    return bad_param (req, "filter.status", "unknown status");
+  if (ids_arg && *ids_arg)
+    ids = g_strsplit (ids_arg, ",", -1);
+
+  word = sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, &hit) ? hit.word : NULL;
+  views = sim_jobs_list (SIM_API_ARK, FALSE, NULL, NULL);
+  items = json_array ();
+  skip = (page_num - 1) * page_size;
+  for (guint i = 0; i < views->len; i++)
+    {
+      const struct sim_job_view *v = g_ptr_array_index (views, i);
+
+      if (status && *status && !g_str_equal (status, state_word (v->state)))
+        continue;
+      if (model && *model && g_strcmp0 (model, v->model))
+        continue;
+      if (ids && !g_strv_contains ((const char *const *)ids, v->id))
+        continue;
+      if (total >= skip && total < skip + page_size)
+        json_array_append_new (items, sim_ark_task_json (v, word));
+      total++;
+    }
+  return reply_object (req, json_pack ("{s:I, s:o}", "total", (json_int_t)total, "items", items));
+}
+
+enum MHD_Result
+sim_ark_delete (struct sim_request *req)
+{
+  switch (sim_jobs_delete (SIM_API_ARK, req->id))
+    {
+    case SIM_DELETE_DELETED:
+    case SIM_DELETE_CANCELLED:
+      return sim_reply_json (req, MHD_HTTP_OK, json_object ());
+    case SIM_DELETE_BUSY:
+      return sim_reply_ark_error (req, MHD_HTTP_CONFLICT, "InvalidAction.TaskRunning", "Conflict",
+                                  NULL, "The task `%s` is running and cannot be deleted.", req->id);
+    case SIM_DELETE_NOT_FOUND:
+    default:
+      return not_found (req);
+    }
+}

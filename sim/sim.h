@@ -1,0 +1,336 @@
+/* sim.h: what crosses files inside videofs-sim.
+ *
+ * One global configuration (`sim`), set up by main.c before the server
+ * starts and read-only afterwards (except `stopping`).  Functions returning
+ * json_t* or char* give the caller a new reference it must release; views
+ * of jobs are copies the caller frees with sim_job_view_free().
+ */
+#pragma once
+
+#include <string.h>
+#include <glib.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
+
+struct sim_config
+{
+  guint16 port; /* the bound port */
+  char *token;  /* NULL: any bearer (or none) is accepted */
+  gint64 duration_us;
+  gint64 queue_us;
+  guint64 video_bytes;
+  char *fail_marker;
+  char *reject_marker;
+  gboolean tokenhot;
+  char *tmpdir;
+  char sig_key[33]; /* secret behind the ?sig= of pre-signed URLs */
+  gint stopping;    /* atomic: set when the server shuts down */
+};
+
+extern struct sim_config sim;
+
+#define SIM_ERROR (g_quark_from_static_string ("videofs-sim"))
+
+/* --- stats.c: request counters --- */
+
+enum sim_call
+{
+  SIM_CALL_CREATE,
+  SIM_CALL_RETRIEVE,
+  SIM_CALL_LIST,
+  SIM_CALL_DELETE,
+  SIM_CALL_CONTENT,
+  SIM_CALL_REMIX,
+  SIM_CALL_ARK_CREATE,
+  SIM_CALL_ARK_RETRIEVE,
+  SIM_CALL_ARK_LIST,
+  SIM_CALL_ARK_DELETE,
+  SIM_CALL_FILE,
+  SIM_CALL_CONTROL,
+  SIM_CALL_OTHER,
+  SIM_CALL_COUNT,
+  SIM_CALL_NONE = SIM_CALL_COUNT, /* not counted (truth) */
+};
+
+const char *sim_call_name (enum sim_call call);
+gboolean sim_call_from_name (const char *name, enum sim_call *call);
+void sim_stats_count (enum sim_call call);
+void sim_stats_add_content_bytes (guint64 n);
+void sim_stats_bearer_on_presigned (void);
+void sim_stats_unauthorized (void);
+void sim_stats_reset (void);
+json_t *sim_stats_to_json (void);
+
+/* --- faults.c: switchable misbehaviour --- */
+
+enum sim_fault_kind
+{
+  SIM_FAULT_429,
+  SIM_FAULT_5XX,
+  SIM_FAULT_SHOULD_RETRY,
+  SIM_FAULT_CUT,
+  SIM_FAULT_JSON_CONTENT,
+  SIM_FAULT_SLOW,
+  SIM_FAULT_HANG_CREATE,
+  SIM_FAULT_DROP_CREATE,
+  SIM_FAULT_UNKNOWN_STATE,
+  SIM_FAULT_HOSTILE_ID,
+  SIM_FAULT_OVERSIZE_JSON,
+  SIM_FAULT_BAD_RANGE,
+  SIM_FAULT_NO_RANGES,
+  SIM_FAULT_WRONG_LENGTH,
+  SIM_FAULT_REFUSE_POLL_HINT,
+  SIM_FAULT_KIND_COUNT,
+};
+
+enum sim_hostile_kind
+{
+  SIM_HOSTILE_NONE,
+  SIM_HOSTILE_SLASH,
+  SIM_HOSTILE_DOTDOT,
+  SIM_HOSTILE_LONG,
+  SIM_HOSTILE_NUL,
+};
+
+/* The parameters of a fault that fired (a plain copy, nothing to free). */
+struct sim_fault_hit
+{
+  guint id;
+  int status;            /* 5xx */
+  gint64 retry_after;    /* 429: seconds, -1 unset */
+  gint64 retry_after_ms; /* 429: -1 unset */
+  gboolean value;        /* should_retry */
+  guint64 number;        /* cut: after; slow: rate; oversize_json: bytes; wrong_length: short */
+  gint64 seconds_ms;     /* hang_create: -1 until cleared */
+  enum sim_hostile_kind hostile;
+  char word[64]; /* unknown_state */
+};
+
+gboolean sim_faults_add (const char *spec, guint *id, GError **error);
+guint sim_faults_clear (void);
+/* Bumped by every sim_faults_clear(). */
+guint sim_faults_generation (void);
+json_t *sim_faults_to_json (void);
+/* Finds the first live fault of `kind` that applies to `call`, spends one of
+ * its count and copies its parameters to *hit. */
+gboolean sim_faults_take (enum sim_fault_kind kind, enum sim_call call, struct sim_fault_hit *hit);
+
+/* --- jobs.c: the job store and its clock --- */
+
+enum sim_api
+{
+  SIM_API_OPENAI,
+  SIM_API_ARK,
+};
+
+enum sim_state
+{
+  SIM_STATE_QUEUED,
+  SIM_STATE_IN_PROGRESS,
+  SIM_STATE_COMPLETED,
+  SIM_STATE_FAILED,
+  SIM_STATE_CANCELLED,
+};
+
+struct sim_job_spec
+{
+  enum sim_api api;
+  const char *prompt;
+  const char *model;
+  const char *seconds; /* OpenAI */
+  const char *size;    /* OpenAI */
+  const char *remixed_from;
+  const char *ratio;      /* Ark */
+  const char *resolution; /* Ark */
+  gint64 duration;        /* Ark */
+  gboolean return_last_frame;
+  enum sim_hostile_kind hostile;
+};
+
+/* A job as it stands at the moment the view was taken. */
+struct sim_job_view
+{
+  char *id; /* may hold a NUL byte (hostile ids): use id_len on the wire */
+  gsize id_len;
+  enum sim_api api;
+  enum sim_state state;
+  int progress;
+  char *prompt;
+  char *model;
+  char *seconds;
+  char *size;
+  char *remixed_from;
+  char *ratio;
+  char *resolution;
+  gint64 duration;
+  gboolean return_last_frame;
+  gint64 seed;
+  gint64 created_ms; /* wall clock, unix milliseconds */
+  gint64 updated_ms;
+  gint64 completed_ms; /* 0 unless completed */
+  gint64 expires_ms;   /* 0 unless completed */
+  gboolean expired;
+  gint64 next_change_ms; /* until the state or progress moves; -1 when final */
+};
+
+void sim_job_view_free (struct sim_job_view *view);
+typedef struct sim_job_view SimJobView;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SimJobView, sim_job_view_free)
+
+void sim_jobs_init (void);
+void sim_jobs_shutdown (void);
+struct sim_job_view *sim_jobs_create (const struct sim_job_spec *spec);
+/* NULL for unknown or deleted ids, or ids of the other API. */
+struct sim_job_view *sim_jobs_get (enum sim_api api, const char *id);
+/* Live jobs of `api` in creation order (oldest first), or from `after` on
+ * (exclusive; *after_found tells whether it was known). */
+GPtrArray *sim_jobs_list (enum sim_api api, gboolean ascending, const char *after,
+                          gboolean *after_found);
+enum sim_delete_result
+{
+  SIM_DELETE_DELETED,
+  SIM_DELETE_CANCELLED,
+  SIM_DELETE_NOT_FOUND,
+  SIM_DELETE_BUSY,
+};
+/* OpenAI: deletes in any state.  Ark: cancels a queued task, deletes a
+ * finished one, refuses a running one. */
+enum sim_delete_result sim_jobs_delete (enum sim_api api, const char *id);
+gboolean sim_jobs_complete_now (const char *id);
+gboolean sim_jobs_expire_now (const char *id);
+guint sim_jobs_count (void);
+/* Views of every live job whose video can be fetched (completed, not expired). */
+GPtrArray *sim_jobs_finished (void);
+
+/* --- content.c: deterministic bytes in files --- */
+
+enum sim_variant
+{
+  SIM_VARIANT_VIDEO,
+  SIM_VARIANT_THUMBNAIL,
+  SIM_VARIANT_SPRITESHEET,
+};
+
+gboolean sim_variant_from_name (const char *name, enum sim_variant *variant);
+const char *sim_variant_type (enum sim_variant variant);
+void sim_content_init (void);
+void sim_content_cleanup (void);
+/* Unlinks the materialised files of an id. */
+void sim_content_forget (const char *id);
+/* An open descriptor on the bytes of (id, variant), made if need be. */
+int sim_content_open (const char *id, enum sim_variant variant, GError **error);
+/* A strong ETag, quotes included, into etag[size]. */
+void sim_content_etag (const char *id, enum sim_variant variant, char *etag, gsize size);
+
+/* --- serve.c: answers carrying content bytes --- */
+
+struct sim_content_faults
+{
+  gboolean json_content;
+  gboolean no_ranges;
+  gboolean bad_range;
+  gint64 cut_after;  /* -1: none */
+  guint64 slow_rate; /* 0: none */
+  gint64 short_by;   /* -1: none */
+};
+
+struct sim_request;
+/* Answers with the bytes of (id, variant): Range, If-Range, ETag,
+ * sendfile; `faults` may be NULL. `last_modified_ms` > 0 adds Last-Modified. */
+enum MHD_Result sim_content_reply (struct sim_request *req, const char *id,
+                                   enum sim_variant variant,
+                                   const struct sim_content_faults *faults,
+                                   gint64 last_modified_ms);
+/* Takes the content faults for `call` from the fault table. */
+void sim_content_take_faults (enum sim_call call, struct sim_content_faults *faults);
+
+/* builtin.c */
+extern const guint8 sim_builtin_mp4[];
+extern const gsize sim_builtin_mp4_len;
+extern const guint8 sim_builtin_webp[];
+extern const gsize sim_builtin_webp_len;
+extern const guint8 sim_builtin_jpeg[];
+extern const gsize sim_builtin_jpeg_len;
+
+/* --- server.c: the HTTP side --- */
+
+struct sim_request
+{
+  struct MHD_Connection *conn;
+  const char *method;
+  const char *url;
+  gboolean is_head;
+  char request_id[40];
+  enum sim_call call;
+  int route;
+  char *id;         /* the id in the path, if any */
+  GByteArray *body; /* raw body (not for form posts) */
+  gboolean body_too_large;
+  struct MHD_PostProcessor *post;
+  GHashTable *form; /* form field name -> value (files: "" and counted) */
+  char *form_error; /* first unsupported form field */
+  gboolean form_has_file;
+  /* a sendfile answer, counted in content_bytes when it ends */
+  guint64 fd_body_len;
+  guint64 acked_at_start;
+  gboolean fd_counted;
+};
+
+struct MHD_Daemon *sim_server_start (guint16 port, GError **error);
+void sim_server_stop (struct MHD_Daemon *daemon);
+
+/* Queue an answer; each adds x-request-id.  `body` is consumed. */
+enum MHD_Result sim_reply_json (struct sim_request *req, unsigned int status, json_t *body);
+enum MHD_Result sim_reply_json_with (struct sim_request *req, unsigned int status, json_t *body,
+                                     const char *header, const char *value);
+enum MHD_Result sim_reply_response (struct sim_request *req, unsigned int status,
+                                    struct MHD_Response *response);
+/* OpenAI-shaped error: {"error": {message, type, param, code}}. */
+enum MHD_Result sim_reply_openai_error (struct sim_request *req, unsigned int status,
+                                        const char *type, const char *param, const char *code,
+                                        const char *format, ...) G_GNUC_PRINTF (6, 7);
+/* Ark-shaped error: {"error": {code, message, param, type}}. */
+enum MHD_Result sim_reply_ark_error (struct sim_request *req, unsigned int status, const char *code,
+                                     const char *type, const char *param, const char *format, ...)
+    G_GNUC_PRINTF (6, 7);
+const char *sim_request_arg (struct sim_request *req, const char *key);
+/* The request body parsed as JSON (form posts: NULL). */
+json_t *sim_request_json (struct sim_request *req, json_error_t *error);
+/* Waits `ms` milliseconds, or less when the server stops; FALSE if it stopped. */
+gboolean sim_sleep_ms (gint64 ms);
+/* Pads a JSON object with a "_padding" string so it dumps to `bytes`. */
+char *sim_dump_padded (json_t *object, guint64 bytes, gsize *len);
+char *sim_dump (json_t *value, gsize *len);
+/* http://127.0.0.1:PORT/files/ID.EXT?sig=HEX */
+char *sim_presigned_url (const char *id, gsize id_len, const char *ext);
+gboolean sim_sig_ok (const char *id, const char *sig);
+
+/* openai.c */
+enum MHD_Result sim_openai_create (struct sim_request *req);
+enum MHD_Result sim_openai_retrieve (struct sim_request *req);
+enum MHD_Result sim_openai_list (struct sim_request *req);
+enum MHD_Result sim_openai_delete (struct sim_request *req);
+enum MHD_Result sim_openai_content (struct sim_request *req);
+enum MHD_Result sim_openai_remix (struct sim_request *req);
+json_t *sim_openai_video_json (const struct sim_job_view *view, const char *state_word);
+
+/* ark.c */
+enum MHD_Result sim_ark_create (struct sim_request *req);
+enum MHD_Result sim_ark_retrieve (struct sim_request *req);
+enum MHD_Result sim_ark_list (struct sim_request *req);
+enum MHD_Result sim_ark_delete (struct sim_request *req);
+json_t *sim_ark_task_json (const struct sim_job_view *view, const char *state_word);
+
+/* files.c: pre-signed downloads and the HTML index */
+enum MHD_Result sim_files_index (struct sim_request *req);
+enum MHD_Result sim_files_get (struct sim_request *req);
+
+/* control.c: /_sim/ */
+enum MHD_Result sim_control (struct sim_request *req);
+
+/* Held answers: create calls run the hang_create / drop_create faults
+ * through this after the job was recorded.  Returns FALSE when the
+ * connection must be dropped with no answer. */
+gboolean sim_create_faults (struct sim_request *req);
