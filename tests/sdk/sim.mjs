@@ -80,9 +80,10 @@ export async function runSteps(sim, steps) {
   } catch (err) {
     console.log(`not ok ${n} - ${steps[n - 1][0]}`);
     console.error(err);
-    try {
-      sim.proc.kill('SIGKILL');
-    } catch {}
+    // TERM first, so that the simulator removes its files.
+    const killer = setTimeout(() => sim.proc.kill('SIGKILL'), 5000);
+    await sim.stop().catch(() => {});
+    clearTimeout(killer);
     process.exit(1);
   }
   await sim.stop();
