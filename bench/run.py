@@ -678,7 +678,7 @@ def describe(args):
     def version(argv):
         try:
             out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
-            return out.splitlines()[0] if out else "?"
+            return " ".join(out.split()[:2]) if out else "?"
         except (OSError, subprocess.TimeoutExpired):
             return "not installed"
     rev = subprocess.run(["git", "-C", TOP, "log", "-1", "--format=%h %cd", "--date=short"],
