@@ -36,7 +36,10 @@ typedef enum
 
 /* Called from the poller (or the submitting thread) after the table changed,
  * with no lock held.  `name` is the job's name, or NULL for account-wide
- * changes.  Must not call back into VfJobs with blocking calls. */
+ * changes: VF_CHANGE_EVENTS (the events log grew), VF_CHANGE_JOBS (the
+ * videos/ listing changed), VF_CHANGE_CONTENT (a videos/ entry's content
+ * sizes became known), VF_CHANGE_STATUS (videos/ entries' status, e.g.
+ * expired).  Must not call back into VfJobs with blocking calls. */
 typedef void (*VfJobsChangedFunc) (const char *name, guint what, gpointer user_data);
 
 typedef struct
@@ -125,6 +128,11 @@ void vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason
 
 /* Whether the prompt file was submitted successfully (it is then read-only). */
 gboolean vf_jobs_is_submitted (VfJobs *jobs, const char *prompt_file);
+
+/* The bytes last given for a prompt file (submitted, or rejected by
+ * vf_jobs_submit), kept in the state dir across remounts; NULL if none.
+ * After vf_jobs_rename() the prompt file follows its job: jobs/B.txt. */
+GBytes *vf_jobs_get_prompt (VfJobs *jobs, const char *prompt_file);
 
 /* mv jobs/A jobs/B (job directories); fails with VF_ERROR_CONFLICT if B
  * exists, VF_ERROR_NOT_FOUND if A does not. */
