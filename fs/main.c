@@ -477,12 +477,18 @@ read_token (const struct vf_options *opts, GError **error)
   g_autofree char *env = NULL;
   char *token = NULL;
 
-  if (g_getenv ("VIDEOFS_TOKEN"))
-    env = g_strdup (g_getenv ("VIDEOFS_TOKEN"));
-  else if (g_getenv ("OPENAI_API_KEY"))
-    env = g_strdup (g_getenv ("OPENAI_API_KEY"));
-  g_unsetenv ("VIDEOFS_TOKEN");
-  g_unsetenv ("OPENAI_API_KEY");
+  static const char *const vars[] = { "VIDEOFS_TOKEN", "OPENAI_API_KEY" };
+  for (gsize i = 0; i < G_N_ELEMENTS (vars); i++)
+    {
+      char *value = getenv (vars[i]);
+      if (!value)
+        continue;
+      if (!env && *value)
+        env = g_strdup (value);
+      /* wiped where it lies too, so /proc/PID/environ does not show it */
+      explicit_bzero (value, strlen (value));
+      g_unsetenv (vars[i]);
+    }
 
   if (opts->token_file)
     {
@@ -703,7 +709,7 @@ main (int argc, char **argv)
       goto out6;
     }
 
-  vf_interrupt_start ();
+  vf_interrupt_start (se);
   vf_notify_ready (&fs);
   vf_jobs_start (fs.jobs);
   vf_debug ("mounted %s on %s (state %s, cache %s)", opts.endpoint, set.mountpoint, opts.state_dir,

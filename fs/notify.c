@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fuse_lowlevel.h>
+
 #include "videofs.h"
 
 void
@@ -125,6 +127,7 @@ static int intr_pipe[2] = { -1, -1 };
 static GThread *intr_thread;
 static GMutex intr_lock; /* guards intr_waiting */
 static GPtrArray *intr_waiting;
+static gboolean intr_ending; /* the session is over: every wait is cancelled */
 static __thread struct waiting *intr_current;
 
 int
@@ -172,22 +175,35 @@ vf_interrupt_init (GError **error)
   return TRUE;
 }
 
+/* Also watches for the end of the session: after an unmount libfuse joins
+ * its workers, and one waiting for a slow download would hold the exit
+ * until the download ends.  So every wait is cancelled then. */
 static gpointer
 intr_main (gpointer data)
 {
+  struct fuse_session *se = data;
+
   for (;;)
     {
-      char c;
-      ssize_t n = read (intr_pipe[0], &c, 1);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0 || c == 'q')
+      struct pollfd pfd = { .fd = intr_pipe[0], .events = POLLIN };
+      char c = 'i';
+      int r = poll (&pfd, 1, 200);
+
+      if (r < 0 && errno != EINTR)
         break;
+      if (r > 0)
+        {
+          ssize_t n = read (intr_pipe[0], &c, 1);
+          if (n == 0 || c == 'q')
+            break;
+        }
+      gboolean ending = fuse_session_exited (se);
       g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+      intr_ending = ending;
       for (guint i = 0; i < intr_waiting->len; i++)
         {
           struct waiting *w = g_ptr_array_index (intr_waiting, i);
-          if (w->interrupted)
+          if (w->interrupted || ending)
             g_cancellable_cancel (w->cancellable);
         }
     }
@@ -195,7 +211,7 @@ intr_main (gpointer data)
 }
 
 void
-vf_interrupt_start (void)
+vf_interrupt_start (struct fuse_session *se)
 {
   sigset_t set, old;
 
@@ -203,7 +219,7 @@ vf_interrupt_start (void)
   sigemptyset (&set);
   sigaddset (&set, vf_interrupt_signal ());
   pthread_sigmask (SIG_BLOCK, &set, &old);
-  intr_thread = g_thread_new ("vf-interrupt", intr_main, NULL);
+  intr_thread = g_thread_new ("vf-interrupt", intr_main, se);
   pthread_sigmask (SIG_SETMASK, &old, NULL);
 }
 
@@ -235,6 +251,8 @@ vf_interrupt_begin (void)
   {
     g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
     g_ptr_array_add (intr_waiting, w);
+    if (intr_ending)
+      g_cancellable_cancel (w->cancellable);
   }
   intr_current = w;
   /* an interrupt that came before this point is sent again within 1 s */

@@ -127,7 +127,7 @@ void vf_notify_forget (VfFs *fs, VfHandle *handle);
 /* Interrupts: FUSE sends the request's thread a signal; it cancels the read
  * that thread is waiting in. */
 gboolean vf_interrupt_init (GError **error);
-void vf_interrupt_start (void);
+void vf_interrupt_start (struct fuse_session *se);
 void vf_interrupt_stop (void);
 GCancellable *vf_interrupt_begin (void);
 void vf_interrupt_end (GCancellable *cancellable);

@@ -1,0 +1,169 @@
+"""Reading video.mp4 and friends (contract section 5)."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from util import Mount, read, wait_for, wait_state, write
+
+SIZE = 65536
+
+
+def submit(mount, name, text="a video"):
+    write(mount.path("jobs", name + ".txt"), text)
+    return read(mount.path("jobs", name, "id")).strip()
+
+
+def content_bytes(sim):
+    return sim.stats()["content_bytes"]
+
+
+def test_content_appears_when_completed(mount, sim):
+    ident = submit(mount, "c")
+    assert read(mount.path("jobs", "c", "status")).split()[0] in ("queued", "in_progress")
+    assert not os.path.exists(mount.path("jobs", "c", "video.mp4"))
+    wait_state(mount, "c", "completed")
+    for name, variant in (("video.mp4", "video"), ("thumbnail.webp", "thumbnail"),
+                          ("spritesheet.jpg", "spritesheet")):
+        p = mount.path("jobs", "c", name)
+        truth = sim.truth(ident, variant)
+        assert os.stat(p).st_size == len(truth)
+        assert read(p, "rb") == truth
+    assert os.stat(mount.path("jobs", "c", "video.mp4")).st_size == SIZE
+
+
+def test_one_job_from_submit_to_download(mount, sim):
+    ident = submit(mount, "counted")
+    wait_state(mount, "counted", "completed")
+    wait_for(lambda: content_bytes(sim) >= SIZE, what="prefetch")
+    time.sleep(0.5)
+    before = sim.requests()
+    truth = sim.truth(ident)
+    assert read(mount.path("jobs", "counted", "video.mp4"), "rb") == truth
+    after = sim.requests()
+    assert after == before  # prefetched: the read costs nothing
+    assert after["create"] == 1
+    print("\nrequests for one job, submit to downloaded:", after, file=sys.stderr)
+
+
+# (the simulator's /_sim/truth answers count in its content_bytes: the
+# truth is fetched before each measurement)
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_content_fetched_once(mount, sim, tmp_path):
+    ident = submit(mount, "once")
+    wait_state(mount, "once", "completed")
+    truth = sim.truth(ident)
+    time.sleep(0.3)
+    start = content_bytes(sim)
+    results = []
+    threads = [threading.Thread(
+        target=lambda: results.append(read(mount.path("jobs", "once", "video.mp4"), "rb")))
+        for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [truth] * 4
+    assert content_bytes(sim) - start == SIZE
+    # again, from another process: from the cache
+    assert subprocess.check_output(["cat", mount.path("jobs", "once", "video.mp4")]) == truth
+    assert content_bytes(sim) - start == SIZE
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_cache_survives_remount(mount, sim, tmp_path):
+    ident = submit(mount, "kept")
+    wait_state(mount, "kept", "completed")
+    truth = sim.truth(ident)
+    assert read(mount.path("jobs", "kept", "video.mp4"), "rb") == truth
+    mount.umount()
+    mount.start()
+    start = content_bytes(sim)
+    assert read(mount.path("jobs", "kept", "video.mp4"), "rb") == truth
+    assert content_bytes(sim) == start
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_read_at_the_end_first(mount, sim):
+    ident = submit(mount, "tail")
+    wait_state(mount, "tail", "completed")
+    truth = sim.truth(ident)
+    with open(mount.path("jobs", "tail", "video.mp4"), "rb") as f:
+        f.seek(SIZE - 1000)
+        assert f.read() == truth[-1000:]
+        f.seek(0)
+        assert f.read(4096) == truth[:4096]
+        f.seek(30000)
+        assert f.read(5000) == truth[30000:35000]
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_json_instead_of_content_is_eio(mount, sim):
+    ident = submit(mount, "js")
+    wait_state(mount, "js", "completed")
+    sim.fault("json_content:call=content")
+    with pytest.raises(OSError) as e:
+        read(mount.path("jobs", "js", "video.mp4"), "rb")
+    assert e.value.errno == errno.EIO
+    assert os.path.exists(mount.path("jobs", "js", "error"))
+    assert read(mount.path("jobs", "js", "error")).strip()
+    sim.clear_faults()
+    data = wait_for(lambda: _try_read(mount.path("jobs", "js", "video.mp4")), what="good read")
+    assert data == sim.truth(ident)
+
+
+def _try_read(path):
+    try:
+        return read(path, "rb")
+    except OSError:
+        return None
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_cut_connection_never_reaches_the_reader(mount, sim):
+    ident = submit(mount, "cut")
+    wait_state(mount, "cut", "completed")
+    sim.fault("cut:call=content,after=1000,count=1")
+    data = _try_read(mount.path("jobs", "cut", "video.mp4"))
+    truth = sim.truth(ident)
+    # either the reader got an error, or the mount resumed and got it all
+    assert data is None or data == truth
+    assert wait_for(lambda: _try_read(mount.path("jobs", "cut", "video.mp4"))) == truth
+
+
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_expired_is_enoent(mount, sim):
+    ident = submit(mount, "gone")
+    wait_state(mount, "gone", "completed")
+    sim.expire(ident)
+    with pytest.raises(OSError) as e:
+        read(mount.path("jobs", "gone", "video.mp4"), "rb")
+    assert e.value.errno == errno.ENOENT
+    wait_for(lambda: read(mount.path("jobs", "gone", "status")).startswith("completed (expired)"),
+             what="expired status")
+
+
+@pytest.mark.sim("--video-bytes", "4000000")
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_reader_waiting_for_bytes_can_leave(mount, sim):
+    # Ctrl-C ends a reader that waits for bytes; the download it started
+    # does not hold up the unmount (the fixture wants a clean exit in 10 s)
+    submit(mount, "slow")
+    wait_state(mount, "slow", "completed")
+    sim.fault("slow:call=content,rate=2000")
+    reader = subprocess.Popen(["cat", mount.path("jobs", "slow", "video.mp4")],
+                              stdout=subprocess.DEVNULL)
+    time.sleep(1.0)
+    assert reader.poll() is None  # waiting for bytes
+    t0 = time.monotonic()
+    reader.send_signal(signal.SIGINT)
+    reader.wait(10)
+    assert time.monotonic() - t0 < 2
