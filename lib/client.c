@@ -245,6 +245,38 @@ with_retries (VfClient *client, gboolean idempotent, AttemptFunc attempt_func, g
     }
 }
 
+/* A NUL inside an id would cut it short wherever it is read as a C string,
+ * making it look like another, fit id; turned into a control character it
+ * fails vf_id_check () as it should.  (Other strings are merely cut.) */
+static void
+defuse_nul_ids (json_t *json)
+{
+  const char *key;
+  json_t *value;
+  size_t i;
+
+  if (json_is_array (json))
+    json_array_foreach (json, i, value) defuse_nul_ids (value);
+  if (!json_is_object (json))
+    return;
+  json_object_foreach (json, key, value)
+  {
+    if (strcmp (key, "id") == 0 && json_is_string (value)
+        && strlen (json_string_value (value)) != json_string_length (value))
+      {
+        gsize len = json_string_length (value);
+        g_autofree char *copy = g_memdup2 (json_string_value (value), len);
+
+        for (gsize j = 0; j < len; j++)
+          if (copy[j] == '\0')
+            copy[j] = '\x01';
+        json_string_setn_nocheck (value, copy, len);
+      }
+    else
+      defuse_nul_ids (value);
+  }
+}
+
 typedef struct
 {
   const VfCall *call;
@@ -294,7 +326,10 @@ call_attempt (VfClient *client, gpointer data, GError **error)
   if (st->response->body->len == 0)
     answer = json_object ();
   else
-    answer = json_loadb ((const char *)st->response->body->data, st->response->body->len, 0, &jerr);
+    answer = json_loadb ((const char *)st->response->body->data, st->response->body->len,
+                         JSON_ALLOW_NUL, &jerr);
+  if (answer)
+    defuse_nul_ids (answer);
   if (!answer)
     {
       g_autofree char *shown = vf_http_url_for_message (call->url);
