@@ -334,6 +334,7 @@ read_error_object(VfTask *task, const json_t *object)
 static VfTask *
 task_begin(json_t *object, VfProtocol protocol, GError **error)
 {
+  json_t *id_value;
   const char *id;
   VfTask *task;
 
@@ -342,10 +343,17 @@ task_begin(json_t *object, VfProtocol protocol, GError **error)
       vf_set_error(error, VF_ERROR_PROTOCOL, "task is not a JSON object");
       return NULL;
     }
-  id = json_string_value(json_object_get(object, "id"));
+  id_value = json_object_get(object, "id");
+  id = json_string_value(id_value);
   if (!id)
     {
       vf_set_error(error, VF_ERROR_PROTOCOL, "task has no id");
+      return NULL;
+    }
+  /* An id with an embedded NUL would read as a shorter, different id. */
+  if (strlen(id) != json_string_length(id_value))
+    {
+      vf_set_error(error, VF_ERROR_BAD_ID, "task id contains a NUL byte");
       return NULL;
     }
   if (!vf_id_check(id, error))

@@ -1151,6 +1151,23 @@ test_body_redaction(void)
   }
 }
 
+static void
+test_id_nul (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) object = NULL;
+  g_autoptr (VfTask) task = NULL;
+  json_error_t jerr;
+
+  /* "video_1\u0000../x" must not be read as the fit id "video_1". */
+  object = json_loads ("{\"id\": \"video_1\\u0000../x\", \"status\": \"queued\"}",
+                       JSON_ALLOW_NUL, &jerr);
+  g_assert_nonnull (object);
+  task = vf_task_from_openai (object, &error);
+  g_assert_null (task);
+  g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1169,6 +1186,7 @@ main(int argc, char **argv)
   g_test_add_func("/task/new", test_new);
   g_test_add_func("/task/copy", test_copy);
   g_test_add_func("/task/id-check", test_id_check);
+  g_test_add_func("/task/id-nul", test_id_nul);
   g_test_add_func("/task/page/openai", test_page_openai);
   g_test_add_func("/task/page/ark", test_page_ark);
   g_test_add_func("/task/body/openai", test_body_openai);
