@@ -768,7 +768,6 @@ vf_http_perform (VfHttp *http, const VfHttpRequest *request, VfHttpResponse *res
   for (int hop = 0;; hop++)
     {
       g_autofree char *target = NULL;
-      g_autofree char *target_origin = NULL;
       g_autofree char *here = origin_of (url);
       const char *bearer = NULL;
 
