@@ -127,7 +127,7 @@ vf_http_free (VfHttp *http)
 static CURL *
 pool_take (VfHttp *http)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&http->pool_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&http->pool_lock);
 
   if (http->pool->len > 0)
     return g_ptr_array_steal_index_fast (http->pool, http->pool->len - 1);
@@ -137,7 +137,7 @@ pool_take (VfHttp *http)
 static void
 pool_give (VfHttp *http, CURL *curl)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&http->pool_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&http->pool_lock);
 
   /* Reset drops the options (and with them pointers into the finished
    * request) but keeps the handle's live connections. */

@@ -491,7 +491,7 @@ same_path (gconstpointer a, gconstpointer b)
 void
 sim_content_forget (const char *id)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&content_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&content_lock);
 
   for (int v = 0; v < 3; v++)
     {

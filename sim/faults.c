@@ -297,7 +297,7 @@ sim_faults_add (const char *spec, guint *id, GError **error)
 guint
 sim_faults_clear (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&faults_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&faults_lock);
   guint n = faults ? faults->len : 0;
 
   if (faults)
@@ -309,7 +309,7 @@ sim_faults_clear (void)
 guint
 sim_faults_generation (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&faults_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&faults_lock);
 
   return generation;
 }
@@ -317,7 +317,7 @@ sim_faults_generation (void)
 json_t *
 sim_faults_to_json (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&faults_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&faults_lock);
   json_t *list = json_array ();
 
   for (guint i = 0; faults && i < faults->len; i++)
@@ -337,7 +337,7 @@ sim_faults_to_json (void)
 gboolean
 sim_faults_take (enum sim_fault_kind kind, enum sim_call call, struct sim_fault_hit *hit)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&faults_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&faults_lock);
 
   if (call >= SIM_CALL_COUNT || !(kinds[kind].calls & CALL_BIT (call)))
     return FALSE;

@@ -231,7 +231,7 @@ new_id (enum sim_api api, enum sim_hostile_kind hostile, gsize *len)
 struct sim_job_view *
 sim_jobs_create (const struct sim_job_spec *spec)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   struct job *job = g_new0 (struct job, 1);
   gint64 now = g_get_monotonic_time ();
 
@@ -270,7 +270,7 @@ lookup (enum sim_api api, const char *id)
 struct sim_job_view *
 sim_jobs_get (enum sim_api api, const char *id)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   struct job *job = lookup (api, id);
 
   return job ? view_of (job, g_get_monotonic_time ()) : NULL;
@@ -279,7 +279,7 @@ sim_jobs_get (enum sim_api api, const char *id)
 GPtrArray *
 sim_jobs_list (enum sim_api api, gboolean ascending, const char *after, gboolean *after_found)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   GPtrArray *views = g_ptr_array_new_with_free_func ((GDestroyNotify)sim_job_view_free);
   gint64 now = g_get_monotonic_time ();
   guint n = jobs_order->len;
@@ -347,7 +347,7 @@ sim_jobs_delete (enum sim_api api, const char *id)
 gboolean
 sim_jobs_complete_now (const char *id)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   struct job *job = g_hash_table_lookup (jobs_by_id, id);
   gint64 now = g_get_monotonic_time ();
 
@@ -384,7 +384,7 @@ sim_jobs_expire_now (const char *id)
 guint
 sim_jobs_count (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   guint n = 0;
 
   for (guint i = 0; i < jobs_order->len; i++)
@@ -396,7 +396,7 @@ sim_jobs_count (void)
 GPtrArray *
 sim_jobs_finished (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   GPtrArray *views = g_ptr_array_new_with_free_func ((GDestroyNotify)sim_job_view_free);
   gint64 now = g_get_monotonic_time ();
 

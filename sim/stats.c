@@ -47,7 +47,7 @@ sim_call_from_name (const char *name, enum sim_call *call)
 void
 sim_stats_count (enum sim_call call)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   if (call < SIM_CALL_COUNT)
     requests[call]++;
@@ -56,7 +56,7 @@ sim_stats_count (enum sim_call call)
 void
 sim_stats_add_content_bytes (guint64 n)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   content_bytes += n;
 }
@@ -64,7 +64,7 @@ sim_stats_add_content_bytes (guint64 n)
 void
 sim_stats_bearer_on_presigned (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   bearer_on_presigned++;
 }
@@ -72,7 +72,7 @@ sim_stats_bearer_on_presigned (void)
 void
 sim_stats_unauthorized (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   unauthorized++;
 }
@@ -80,7 +80,7 @@ sim_stats_unauthorized (void)
 void
 sim_stats_reset (void)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   memset (requests, 0, sizeof requests);
   content_bytes = 0;
@@ -94,7 +94,7 @@ sim_stats_to_json (void)
   json_t *counts = json_object ();
   json_t *stats = json_object ();
   guint jobs = sim_jobs_count ();
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&stats_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   for (int i = 0; i < SIM_CALL_COUNT; i++)
     json_object_set_new (counts, call_names[i], json_integer ((json_int_t)requests[i]));
