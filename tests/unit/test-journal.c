@@ -346,7 +346,7 @@ test_torn_header(Fixture *f, gconstpointer data)
 static void
 test_zero_tail(Fixture *f, gconstpointer data)
 {
-  g_autoptr(GArray) ends = make_journal(f->path, 2);
+  g_autoptr(GArray) ends G_GNUC_UNUSED = make_journal(f->path, 2);
   g_autoptr(GBytes) whole = file_bytes(f->path);
   g_autoptr(GByteArray) buf = g_byte_array_new();
   g_autoptr(GPtrArray) records = NULL;
@@ -585,7 +585,7 @@ test_rewrite(Fixture *f, gconstpointer data)
   /* The same bytes as if only those four had ever been appended. */
   {
     g_autofree char *other = g_build_filename(f->dir, "other", NULL);
-    g_autoptr(GArray) other_ends = make_journal(other, 4);
+    g_autoptr(GArray) other_ends G_GNUC_UNUSED = make_journal(other, 4);
     g_autoptr(GBytes) a = file_bytes(f->path);
     g_autoptr(GBytes) b = file_bytes(other);
     g_assert_true(g_bytes_equal(a, b));
@@ -595,7 +595,7 @@ test_rewrite(Fixture *f, gconstpointer data)
 static void
 test_rewrite_empty(Fixture *f, gconstpointer data)
 {
-  g_autoptr(GArray) ends = make_journal(f->path, 5);
+  g_autoptr(GArray) ends G_GNUC_UNUSED = make_journal(f->path, 5);
   g_autoptr(GPtrArray) none = new_records();
   g_autoptr(GPtrArray) records = NULL;
   GError *error = NULL;
@@ -642,7 +642,7 @@ check_rewrite_fails(Fixture *f, VfJournal *j, GBytes *before, int code, const st
 static void
 test_rewrite_tmp_is_dir(Fixture *f, gconstpointer data)
 {
-  g_autoptr(GArray) ends = make_journal(f->path, 3);
+  g_autoptr(GArray) ends G_GNUC_UNUSED = make_journal(f->path, 3);
   g_autoptr(GBytes) before = file_bytes(f->path);
   g_autofree char *tmp = g_strconcat(f->path, ".tmp", NULL);
   g_autoptr(GPtrArray) records = NULL;
@@ -664,7 +664,7 @@ test_rewrite_tmp_is_dir(Fixture *f, gconstpointer data)
 static void
 test_rewrite_write_fails(Fixture *f, gconstpointer data)
 {
-  g_autoptr(GArray) ends = make_journal(f->path, 3);
+  g_autoptr(GArray) ends G_GNUC_UNUSED = make_journal(f->path, 3);
   g_autoptr(GBytes) before = file_bytes(f->path);
   g_autofree char *tmp = g_strconcat(f->path, ".tmp", NULL);
   g_autoptr(GPtrArray) records = NULL;
@@ -687,7 +687,7 @@ test_rewrite_write_fails(Fixture *f, gconstpointer data)
 static void
 test_rewrite_read_only_dir(Fixture *f, gconstpointer data)
 {
-  g_autoptr(GArray) ends = make_journal(f->path, 3);
+  g_autoptr(GArray) ends G_GNUC_UNUSED = make_journal(f->path, 3);
   g_autoptr(GBytes) before = file_bytes(f->path);
   GError *error = NULL;
 
