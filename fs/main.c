@@ -675,6 +675,7 @@ main (int argc, char **argv)
   fs.gid = getgid ();
   fs.mount_us = g_get_real_time ();
   vf_notify_init (&fs);
+  vf_ops_init (&fs);
   fs.jobs = vf_jobs_open (&jc, &error);
   if (!fs.jobs)
     goto fail2; /* G_IO_ERROR_BUSY: "state dir ... is in use by another videofs (pid N)" */
@@ -725,6 +726,8 @@ main (int argc, char **argv)
   /* stopped by fusermount -u, or by SIGTERM/SIGINT/SIGHUP: a clean exit */
   ret = res == 0 || res == SIGTERM || res == SIGINT || res == SIGHUP ? 0 : 1;
   vf_notify_shutdown (&fs);
+  vf_interrupt_stop ();
+  vf_ops_shutdown (&fs);
 
 out6:
   fuse_unmount (fuse);
@@ -735,6 +738,7 @@ out4:
   fuse_destroy (fuse);
 out3:
   vf_interrupt_stop ();
+  vf_ops_shutdown (&fs);
   vf_jobs_close (fs.jobs);
   vf_files_shutdown (&fs);
 out2:

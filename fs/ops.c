@@ -176,25 +176,81 @@ vf_readdir (const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
   return res;
 }
 
+/* Every handle is also in fs->handles, so that those the kernel never
+ * released (a lazy unmount, a reader gone while its read waited) are
+ * released at teardown. */
 static VfHandle *
 handle_new (VfNode *node)
 {
+  VfFs *fs = get_fs ();
   VfHandle *h = g_new0 (VfHandle, 1);
 
   h->node = *node;
   memset (node, 0, sizeof *node);
   g_mutex_init (&h->lock);
+  g_mutex_lock (&fs->handles_lock);
+  g_hash_table_add (fs->handles, h);
+  g_mutex_unlock (&fs->handles_lock);
   return h;
 }
 
 static void
-handle_free (VfHandle *h)
+handle_free_in (VfFs *fs, VfHandle *h)
 {
+  g_mutex_lock (&fs->handles_lock);
+  g_hash_table_remove (fs->handles, h);
+  g_mutex_unlock (&fs->handles_lock);
   vf_node_clear (&h->node);
   g_free (h->path);
   g_clear_pointer (&h->snapshot, g_bytes_unref);
   g_mutex_clear (&h->lock);
   g_free (h);
+}
+
+static void
+handle_free (VfHandle *h)
+{
+  handle_free_in (get_fs (), h);
+}
+
+static void
+handle_release (VfFs *fs, VfHandle *h)
+{
+  vf_notify_forget (fs, h);
+  if (h->file)
+    vf_files_release (fs, h->file);
+  handle_free_in (fs, h);
+}
+
+void
+vf_ops_init (VfFs *fs)
+{
+  g_mutex_init (&fs->handles_lock);
+  fs->handles = g_hash_table_new (NULL, NULL);
+}
+
+void
+vf_ops_shutdown (VfFs *fs)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (!fs->handles)
+    return;
+  for (;;)
+    {
+      VfHandle *h = NULL;
+      g_mutex_lock (&fs->handles_lock);
+      g_hash_table_iter_init (&iter, fs->handles);
+      if (g_hash_table_iter_next (&iter, &key, NULL))
+        h = key;
+      g_mutex_unlock (&fs->handles_lock);
+      if (!h)
+        break;
+      handle_release (fs, h);
+    }
+  g_clear_pointer (&fs->handles, g_hash_table_unref);
+  g_mutex_clear (&fs->handles_lock);
 }
 
 static int
@@ -347,8 +403,9 @@ read_content (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
 
   vf_tree_is_content (&h->node, &variant);
   cancellable = vf_interrupt_begin ();
-  n = vf_jobs_read (fs->jobs, h->node.by_id ? h->node.info->id : h->node.name, h->node.by_id,
-                    variant, buf, size, offset, cancellable, &error);
+  /* by id: a handle keeps reading across mv jobs/A jobs/B */
+  n = vf_jobs_read (fs->jobs, h->node.info->id, TRUE, variant, buf, size, offset, cancellable,
+                    &error);
   vf_interrupt_end (cancellable);
   if (n >= 0)
     return (int)n;
@@ -395,13 +452,7 @@ vf_flush (const char *path, struct fuse_file_info *fi)
 static int
 vf_release (const char *path, struct fuse_file_info *fi)
 {
-  VfFs *fs = get_fs ();
-  VfHandle *h = get_handle (fi);
-
-  vf_notify_forget (fs, h);
-  if (h->file)
-    vf_files_release (fs, h->file);
-  handle_free (h);
+  handle_release (get_fs (), get_handle (fi));
   return 0;
 }
 

@@ -30,6 +30,9 @@ struct vf_fs
   GMutex files_lock; /* guards `files` and every struct vf_file */
   GHashTable *files; /* name -> struct vf_file *, for files with open handles */
 
+  GMutex handles_lock; /* guards `handles` */
+  GHashTable *handles; /* every open VfHandle */
+
   GMutex poll_lock;  /* guards `polled` and `ready` */
   GPtrArray *polled; /* VfHandle * that hold a poll handle */
   gboolean ready;    /* fuse_notify_poll may be called */
@@ -135,6 +138,9 @@ int vf_interrupt_signal (void);
 
 /* ops.c */
 extern const struct fuse_operations vf_operations;
+void vf_ops_init (VfFs *fs);
+/* Releases the handles the kernel never released; after the loop. */
+void vf_ops_shutdown (VfFs *fs);
 
 struct vf_handle
 {

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from util import Mount, read, wait_for, wait_state, write
+from util import read, wait_for, wait_state, write
 
 SIZE = 65536
 

@@ -1,7 +1,6 @@
 """Managing jobs (contract section 4): rm -r, mv, and removing prompt files."""
 
 import errno
-import json
 import os
 import shutil
 import stat
@@ -9,7 +8,7 @@ import subprocess
 
 import pytest
 
-from util import read, wait_for, wait_state, write
+from util import read, wait_state, write
 
 
 def test_rm_r_forgets_a_job(mount, sim):

@@ -6,11 +6,10 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 
 import pytest
 
-from util import have, read, run_in_pty, wait_for, wait_state, write
+from util import have, read, run_in_pty, wait_state, write
 
 TEXT = "A lighthouse keeper feeds a cat at dawn"
 
