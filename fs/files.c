@@ -127,7 +127,7 @@ vf_files_stat (VfFs *fs, const char *name, struct stat *st)
 static char *
 current_name (VfFs *fs, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
   return g_strdup (fh->file->name);
 }
 
@@ -174,7 +174,7 @@ vf_files_list (VfFs *fs, GHashTable *skip, void *buf, fuse_fill_dir_t filler)
 static void
 file_attach (VfFs *fs, const char *name, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
   struct vf_file *file = g_hash_table_lookup (fs->files, name);
 
   if (!file)
@@ -191,7 +191,7 @@ file_attach (VfFs *fs, const char *name, VfFileHandle *fh)
 static void
 file_detach (VfFs *fs, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
   struct vf_file *file = fh->file;
 
   g_ptr_array_remove_fast (file->handles, fh);
@@ -306,7 +306,7 @@ vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t 
     }
 
   {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
     if (!is_dirty (fh))
       {
         fh->dirty = TRUE;
@@ -357,7 +357,7 @@ submit (VfFs *fs, int fd, const char *name)
 static char *
 take_submission (VfFs *fs, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
   struct vf_file *file = fh->file;
   gboolean mine = is_dirty (fh);
   gboolean others = FALSE;
@@ -477,7 +477,7 @@ vf_files_utimens (VfFs *fs, const char *name, VfFileHandle *fh, const struct tim
 int
 vf_files_unlink (VfFs *fs, const char *name)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
 
   if (unlinkat (fs->files_fd, name, 0) < 0)
     return -errno;
@@ -490,7 +490,7 @@ vf_files_unlink (VfFs *fs, const char *name)
 static int
 rename_on_disk (VfFs *fs, const char *from, const char *to, unsigned int flags, gboolean sends)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
 
   if (renameat2 (fs->files_fd, from, fs->files_fd, to, flags) < 0)
     return -errno;

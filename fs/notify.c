@@ -35,7 +35,7 @@ vf_notify_init (VfFs *fs)
 void
 vf_notify_ready (VfFs *fs)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
   fs->ready = TRUE;
 }
 
@@ -43,7 +43,7 @@ void
 vf_notify_shutdown (VfFs *fs)
 {
   {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
     fs->ready = FALSE;
     for (guint i = 0; i < fs->polled->len; i++)
       {
@@ -77,7 +77,7 @@ void
 vf_notify_changed (const char *name, guint what, gpointer user_data)
 {
   VfFs *fs = user_data;
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
 
   if (!fs->ready)
     return;
@@ -95,7 +95,7 @@ vf_notify_changed (const char *name, guint what, gpointer user_data)
 void
 vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
 
   if (handle->ph)
     fuse_pollhandle_destroy (handle->ph);
@@ -107,7 +107,7 @@ vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph)
 void
 vf_notify_forget (VfFs *fs, VfHandle *handle)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&fs->poll_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
 
   if (!handle->ph)
     return;
@@ -198,7 +198,7 @@ intr_main (gpointer data)
             break;
         }
       gboolean ending = fuse_session_exited (se);
-      g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+      g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&intr_lock);
       intr_ending = ending;
       for (guint i = 0; i < intr_waiting->len; i++)
         {
@@ -249,7 +249,7 @@ vf_interrupt_begin (void)
 
   w->cancellable = g_cancellable_new ();
   {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&intr_lock);
     g_ptr_array_add (intr_waiting, w);
     if (intr_ending)
       g_cancellable_cancel (w->cancellable);
@@ -269,7 +269,7 @@ vf_interrupt_end (GCancellable *cancellable)
   g_return_if_fail (w && w->cancellable == cancellable);
   intr_current = NULL;
   {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&intr_lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&intr_lock);
     g_ptr_array_remove_fast (intr_waiting, w);
   }
   g_object_unref (w->cancellable);

@@ -357,7 +357,7 @@ relookup (VfFs *fs, const VfNode *old, VfNode *node)
 static int
 read_text (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&h->lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&h->lock);
   gsize len = h->snapshot ? g_bytes_get_size (h->snapshot) : 0;
 
   if (!h->snapshot || offset == 0 || (h->node.kind == VF_NODE_EVENTS && (gsize)offset >= len))
@@ -658,7 +658,7 @@ vf_poll (const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph
     vf_notify_keep (fs, h, ph);
   gint64 seen;
   {
-    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&h->lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&h->lock);
     seen = h->seen_us;
   }
   if (vf_tree_changed_us (fs, &h->node) != seen)

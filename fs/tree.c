@@ -313,7 +313,7 @@ vf_tree_changed_us (VfFs *fs, const VfNode *node)
     case VF_NODE_STATUS:
     case VF_NODE_EVENTS:
       {
-        g_autoptr (GBytes) b = vf_tree_text (fs, node, &changed_us);
+        g_autoptr (GBytes) b G_GNUC_UNUSED = vf_tree_text (fs, node, &changed_us);
         return changed_us;
       }
     case VF_NODE_ENTRY:
@@ -324,7 +324,7 @@ vf_tree_changed_us (VfFs *fs, const VfNode *node)
           return -1; /* gone: a change too */
         if (!vf_tree_is_content (&fresh, NULL))
           {
-            g_autoptr (GBytes) b = vf_tree_text (fs, &fresh, &changed_us);
+            g_autoptr (GBytes) b G_GNUC_UNUSED = vf_tree_text (fs, &fresh, &changed_us);
           }
         vf_node_clear (&fresh);
         return changed_us;
