@@ -238,8 +238,9 @@ parse_records(const guint8 *data, gsize len, GPtrArray *records)
 
   if (len < HEADER_LEN)
     {
-      /* A header torn while the file was created. */
-      if (memcmp(data, HEADER, len) == 0 || all_zero(data, len))
+      /* A header torn while the file was created; an empty file's data
+       * may be NULL, which memcmp must not be given. */
+      if (len == 0 || memcmp(data, HEADER, len) == 0 || all_zero(data, len))
         return 0;
       return -1;
     }
