@@ -81,6 +81,7 @@ PROBES = [".hidden", ".Trash", ".Trash-1000", ".Trash-0", ".directory", "autorun
           "desktop.ini", ".git", ".svn", ".xdg-volume-info", "Thumbs.db", ".DS_Store"]
 
 
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
 def test_probes_answer_enoent_without_requests(mount, sim):
     write(mount.path("jobs", "p.txt"), "probe")
     wait_state(mount, "p", "completed")

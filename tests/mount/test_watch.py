@@ -92,6 +92,7 @@ def test_tools_copy_exactly_the_current_content(mount, sim):
     assert json.loads(read(mount.path("jobs", "held", "status.json")))["status"] == "completed"
 
 
+@pytest.mark.sim("--queue", "0.5", "--duration", "2")
 def test_tail_follows_events(mount, sim):
     tail = subprocess.Popen(["tail", "-n", "+1", "-f", mount.path("events")],
                             stdout=subprocess.PIPE)
