@@ -100,14 +100,15 @@ static const struct fuse_opt vf_opts[]
         FUSE_OPT_KEY ("strictatime", KEY_DROP), FUSE_OPT_KEY ("nodiratime", KEY_DROP),
         FUSE_OPT_KEY ("comment=", KEY_DROP), FUSE_OPT_END };
 
-/* Mount options passed on to libfuse as they are. */
+/* Mount options passed on to libfuse as they are.  The cache time-outs
+ * are not among them: live files need them at 0 (see ops.c). */
 static const char *const fuse_passed[] = {
-  "allow_other", "allow_root", "auto_unmount", "default_permissions",
-  "fsname=",     "subtype=",   "max_read=",    "ro",
-  "rw",          "dev",        "nodev",        "suid",
-  "nosuid",      "exec",       "noexec",       "atime",
-  "noatime",     "sync",       "async",        "dirsync",
-  "umask=",      "uid=",       "gid=",         NULL,
+  /* clang-format off */
+  "allow_other", "allow_root", "auto_unmount", "default_permissions", "fsname=", "subtype=",
+  "max_read=", "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
+  "sync", "async", "dirsync", "umask=", "uid=", "gid=", "kernel_cache", "auto_cache",
+  "noauto_cache", "no_rofd_flush", "noforget", "remember=", NULL,
+  /* clang-format on */
 };
 
 static gboolean
