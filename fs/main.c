@@ -50,20 +50,18 @@ struct vf_options
 };
 
 /* The keys of the table below that the config file may set too. */
+/* clang-format off */
+#define VF_KEY(k) { #k, offsetof (struct vf_options, k) }
 static const struct
 {
   const char *key;
   size_t offset;
 } config_keys[] = {
-#define VF_KEY(k)                                                                                  \
-  {                                                                                                \
-#k, offsetof(struct vf_options, k)                                                             \
-  }
-  VF_KEY (endpoint), VF_KEY (token_file), VF_KEY (model),        VF_KEY (seconds),
-  VF_KEY (size),     VF_KEY (poll),       VF_KEY (state_dir),    VF_KEY (cache_dir),
-  VF_KEY (prefetch), VF_KEY (cache_max),  VF_KEY (ark_endpoint), VF_KEY (delete_remote),
-#undef VF_KEY
+  VF_KEY (endpoint), VF_KEY (token_file), VF_KEY (model), VF_KEY (seconds), VF_KEY (size),
+  VF_KEY (poll), VF_KEY (state_dir), VF_KEY (cache_dir), VF_KEY (prefetch), VF_KEY (cache_max),
+  VF_KEY (ark_endpoint), VF_KEY (delete_remote),
 };
+#undef VF_KEY
 
 enum
 {
@@ -75,41 +73,55 @@ enum
   KEY_DROP,
 };
 
-#define VF_OPT(t, p, v)                                                                            \
-  {                                                                                                \
-    t, offsetof (struct vf_options, p), v                                                          \
-  }
+#define VF_OPT(t, p, v) { t, offsetof (struct vf_options, p), v }
 
-static const struct fuse_opt vf_opts[]
-    = { VF_OPT ("endpoint=%s", endpoint, 0), VF_OPT ("token_file=%s", token_file, 0),
-        VF_OPT ("model=%s", model, 0), VF_OPT ("seconds=%s", seconds, 0),
-        VF_OPT ("size=%s", size, 0), VF_OPT ("poll=%s", poll, 0),
-        VF_OPT ("state_dir=%s", state_dir, 0), VF_OPT ("cache_dir=%s", cache_dir, 0),
-        VF_OPT ("prefetch=%s", prefetch, 0), VF_OPT ("cache_max=%s", cache_max, 0),
-        VF_OPT ("ark_endpoint=%s", ark_endpoint, 0), VF_OPT ("delete_remote=%s", delete_remote, 0),
-        FUSE_OPT_KEY ("-h", KEY_HELP), FUSE_OPT_KEY ("--help", KEY_HELP),
-        FUSE_OPT_KEY ("-V", KEY_VERSION), FUSE_OPT_KEY ("--version", KEY_VERSION),
-        FUSE_OPT_KEY ("-f", KEY_FOREGROUND), FUSE_OPT_KEY ("-d", KEY_DEBUG),
-        FUSE_OPT_KEY ("debug", KEY_DEBUG), FUSE_OPT_KEY ("-s", KEY_SINGLE),
-        /* what mount(8) and fstab lines add, meaningless here */
-        FUSE_OPT_KEY ("defaults", KEY_DROP), FUSE_OPT_KEY ("auto", KEY_DROP),
-        FUSE_OPT_KEY ("noauto", KEY_DROP), FUSE_OPT_KEY ("user", KEY_DROP),
-        FUSE_OPT_KEY ("users", KEY_DROP), FUSE_OPT_KEY ("nouser", KEY_DROP),
-        FUSE_OPT_KEY ("nofail", KEY_DROP), FUSE_OPT_KEY ("_netdev", KEY_DROP),
-        FUSE_OPT_KEY ("relatime", KEY_DROP), FUSE_OPT_KEY ("norelatime", KEY_DROP),
-        FUSE_OPT_KEY ("strictatime", KEY_DROP), FUSE_OPT_KEY ("nodiratime", KEY_DROP),
-        FUSE_OPT_KEY ("comment=", KEY_DROP), FUSE_OPT_END };
+static const struct fuse_opt vf_opts[] = {
+  VF_OPT ("endpoint=%s", endpoint, 0),
+  VF_OPT ("token_file=%s", token_file, 0),
+  VF_OPT ("model=%s", model, 0),
+  VF_OPT ("seconds=%s", seconds, 0),
+  VF_OPT ("size=%s", size, 0),
+  VF_OPT ("poll=%s", poll, 0),
+  VF_OPT ("state_dir=%s", state_dir, 0),
+  VF_OPT ("cache_dir=%s", cache_dir, 0),
+  VF_OPT ("prefetch=%s", prefetch, 0),
+  VF_OPT ("cache_max=%s", cache_max, 0),
+  VF_OPT ("ark_endpoint=%s", ark_endpoint, 0),
+  VF_OPT ("delete_remote=%s", delete_remote, 0),
+  FUSE_OPT_KEY ("-h", KEY_HELP),
+  FUSE_OPT_KEY ("--help", KEY_HELP),
+  FUSE_OPT_KEY ("-V", KEY_VERSION),
+  FUSE_OPT_KEY ("--version", KEY_VERSION),
+  FUSE_OPT_KEY ("-f", KEY_FOREGROUND),
+  FUSE_OPT_KEY ("-d", KEY_DEBUG),
+  FUSE_OPT_KEY ("debug", KEY_DEBUG),
+  FUSE_OPT_KEY ("-s", KEY_SINGLE),
+  /* what mount(8) and fstab lines add, meaningless here */
+  FUSE_OPT_KEY ("defaults", KEY_DROP),
+  FUSE_OPT_KEY ("auto", KEY_DROP),
+  FUSE_OPT_KEY ("noauto", KEY_DROP),
+  FUSE_OPT_KEY ("user", KEY_DROP),
+  FUSE_OPT_KEY ("users", KEY_DROP),
+  FUSE_OPT_KEY ("nouser", KEY_DROP),
+  FUSE_OPT_KEY ("nofail", KEY_DROP),
+  FUSE_OPT_KEY ("_netdev", KEY_DROP),
+  FUSE_OPT_KEY ("relatime", KEY_DROP),
+  FUSE_OPT_KEY ("norelatime", KEY_DROP),
+  FUSE_OPT_KEY ("strictatime", KEY_DROP),
+  FUSE_OPT_KEY ("nodiratime", KEY_DROP),
+  FUSE_OPT_KEY ("comment=", KEY_DROP),
+  FUSE_OPT_END
+};
 
 /* Mount options passed on to libfuse as they are.  The cache time-outs
  * are not among them: live files need them at 0 (see ops.c). */
 static const char *const fuse_passed[] = {
-  /* clang-format off */
   "allow_other", "allow_root", "auto_unmount", "default_permissions", "fsname=", "subtype=",
   "max_read=", "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
   "sync", "async", "dirsync", "umask=", "uid=", "gid=", "kernel_cache", "auto_cache",
   "noauto_cache", "no_rofd_flush", "noforget", "remember=", NULL,
-  /* clang-format on */
 };
+/* clang-format on */
 
 static gboolean
 passed_to_fuse (const char *arg)
