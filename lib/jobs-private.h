@@ -2,7 +2,7 @@
  * (status polling, adoption, the account listing) share. Not an interface. */
 #pragma once
 
-#include "vf-content.h"
+#include "vf-cache.h"
 #include "vf-jobs.h"
 #include "vf-journal.h"
 
@@ -100,7 +100,7 @@ struct vf_jobs
   gint64 videos_refreshed_us;
   GQueue probe_queue; /* ids of videos/ entries to probe */
 
-  VfContent *content;
+  VfCache *cache;
 };
 
 /* jobs.c */

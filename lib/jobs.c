@@ -21,6 +21,7 @@
 #include "vf-error.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define COMPACT_SIZE (512 * 1024)
@@ -645,12 +646,37 @@ vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync)
 static void content_done (const char *id, VfVariant variant, const GError *error,
                           gpointer user_data);
 
+/* Earlier versions downloaded to CACHE_DIR/ID/.VARIANT.part; such a file
+ * is never read again. */
+static void
+remove_old_partials (const char *cache_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (cache_dir, 0, NULL);
+  const char *name;
+
+  if (!dir)
+    return;
+  while ((name = g_dir_read_name (dir)))
+    {
+      if (name[0] == '.')
+        continue;
+      for (VfVariant v = VF_VARIANT_VIDEO; v <= VF_VARIANT_SPRITESHEET; v++)
+        {
+          g_autofree char *file = g_strdup_printf (".%s.part", vf_variant_name (v));
+          g_autofree char *path = g_build_filename (cache_dir, name, file, NULL);
+
+          g_unlink (path);
+        }
+    }
+}
+
 VfJobs *
 vf_jobs_open (const VfJobsConfig *config, GError **error)
 {
   g_autoptr (VfJobs) jobs = NULL;
   g_autofree char *path = NULL;
   g_autoptr (GError) local = NULL;
+  VfCacheConfig cache_config;
   GHashTableIter iter;
   gpointer value;
   gsize dropped = 0;
@@ -714,8 +740,14 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   if (!compact (jobs, &local))
     g_warning ("cannot compact the journal %s: %s", path, local->message);
 
-  jobs->content
-      = vf_content_new (jobs->client, jobs->cache_dir, config->cache_max, content_done, jobs);
+  remove_old_partials (jobs->cache_dir);
+  vf_cache_config_init (&cache_config);
+  cache_config.cache_max = config->cache_max;
+  cache_config.done = content_done;
+  cache_config.user_data = jobs;
+  jobs->cache = vf_cache_new (jobs->client, jobs->cache_dir, &cache_config, error);
+  if (!jobs->cache)
+    return NULL;
   return g_steal_pointer (&jobs);
 }
 
@@ -734,7 +766,11 @@ vf_jobs_close (VfJobs *jobs)
     return;
   if (jobs->poller)
     vf_poller_stop (jobs);
-  g_clear_pointer (&jobs->content, vf_content_free);
+  /* Not g_clear_pointer(): downloads that end meanwhile report to
+   * content_done(), which looks at the cache. */
+  if (jobs->cache)
+    vf_cache_free (jobs->cache);
+  jobs->cache = NULL;
   if (jobs->journal)
     {
       g_autoptr (GError) error = NULL;
@@ -1008,6 +1044,31 @@ vf_jobs_mark_expired (VfJobs *jobs, const char *id, gboolean expired)
   vf_notes_flush (jobs, notes);
 }
 
+/* The size of (id, variant) as a job showing `id` announced it, or -1. */
+static gint64
+content_size_of (VfJobs *jobs, const char *id, VfVariant variant)
+{
+  Job *job;
+  gint64 total = -1;
+
+  g_mutex_lock (&jobs->lock);
+  job = vf_jobs_by_id_locked (jobs, id);
+  if (job)
+    total = job->content_size[variant];
+  g_mutex_unlock (&jobs->lock);
+  return total;
+}
+
+/* Every byte of (id, variant) is in the cache, though perhaps not yet
+ * under its final name: the cache renames the file just after. */
+static gboolean
+content_complete (VfJobs *jobs, const char *id, VfVariant variant, gint64 total)
+{
+  return total >= 0
+         && (vf_cache_cached_bytes (jobs->cache, id, variant) >= (guint64)total
+             || vf_cache_is_whole (jobs->cache, id, variant, total));
+}
+
 static void
 content_done (const char *id, VfVariant variant, const GError *error, gpointer user_data)
 {
@@ -1016,6 +1077,7 @@ content_done (const char *id, VfVariant variant, const GError *error, gpointer u
   GHashTableIter iter;
   gpointer value;
   g_autofree char *message = NULL;
+  gint64 total = -1;
 
   if (error && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -1026,6 +1088,11 @@ content_done (const char *id, VfVariant variant, const GError *error, gpointer u
       vf_jobs_mark_expired (jobs, id, TRUE);
       return;
     }
+  /* A failure reported after another download completed the file is old
+   * news.  Looked at again once the error is set, so that whichever of the
+   * two reports comes last, a complete file shows no error. */
+  if (error && content_complete (jobs, id, variant, content_size_of (jobs, id, variant)))
+    return;
   if (error)
     message = g_strdup_printf ("could not fetch %s: %s", vf_variant_file_name (variant),
                                error->message);
@@ -1038,8 +1105,10 @@ content_done (const char *id, VfVariant variant, const GError *error, gpointer u
       Job *job = value;
       g_autofree char *line = message ? vf_one_line (message) : NULL;
 
-      if (job->phase != VF_JOB_LIVE || g_strcmp0 (job->id, id) != 0
-          || g_strcmp0 (job->content_error, line) == 0)
+      if (job->phase != VF_JOB_LIVE || g_strcmp0 (job->id, id) != 0)
+        continue;
+      total = job->content_size[variant];
+      if (g_strcmp0 (job->content_error, line) == 0)
         continue;
       g_free (job->content_error);
       job->content_error = g_steal_pointer (&line);
@@ -1050,6 +1119,64 @@ content_done (const char *id, VfVariant variant, const GError *error, gpointer u
   vf_notes_flush (jobs, notes);
   if (!error && variant == VF_VARIANT_VIDEO)
     vf_jobs_mark_expired (jobs, id, FALSE);
+  if (error && content_complete (jobs, id, variant, total))
+    content_done (id, variant, NULL, jobs);
+}
+
+/* With the lock held: the task behind a content file (borrowed), its size
+ * (-1 while unknown), whether it expired and whether its job shows a
+ * content error.  NULL when there is no such completed job or video. */
+static const VfTask *
+content_source_locked (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant,
+                       gint64 *total, gboolean *expired, gboolean *content_error)
+{
+  Job *job = by_id ? vf_jobs_by_id_locked (jobs, key) : g_hash_table_lookup (jobs->table, key);
+
+  *total = -1;
+  *expired = FALSE;
+  *content_error = FALSE;
+  if (job && job->phase == VF_JOB_LIVE && job->task && job->task->state == VF_STATE_COMPLETED
+      && job->probed)
+    {
+      *total = job->content_size[variant];
+      *expired = job->expired;
+      *content_error = job->content_error != NULL;
+      return job->task;
+    }
+  if (!job && by_id)
+    {
+      Video *video = g_hash_table_lookup (jobs->videos, key);
+
+      if (video && video->probed && video->task->state == VF_STATE_COMPLETED)
+        {
+          *total = video->content_size[variant];
+          *expired = video->expired;
+          return video->task;
+        }
+    }
+  return NULL;
+}
+
+/* The API answered that it no longer has the bytes.  A NOT_FOUND with no
+ * HTTP status is no answer of the API's: a forget dropped the bytes, say. */
+static gboolean
+content_gone (const GError *error)
+{
+  return g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED)
+         || (g_error_matches (error, VF_ERROR, VF_ERROR_NOT_FOUND)
+             && vf_error_http_status (error) > 0);
+}
+
+/* A download failure, as the `error` file shows it; not a cancelled wait,
+ * a closing cache or a local refusal. */
+static gboolean
+is_fetch_error (const GError *error)
+{
+  if (error->domain != VF_ERROR)
+    return FALSE;
+  return vf_error_http_status (error) > 0
+         || (error->code != VF_ERROR_FAILED && error->code != VF_ERROR_INVALID
+             && error->code != VF_ERROR_NOT_FOUND);
 }
 
 gssize
@@ -1058,42 +1185,27 @@ vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, 
 {
   g_autoptr (VfTask) task = NULL;
   g_autoptr (GError) local = NULL;
-  gint64 total = -1;
-  gboolean expired = FALSE;
-  Job *job;
+  const VfTask *source;
+  gint64 total;
+  gboolean expired;
+  gboolean content_error;
   gssize n;
 
   g_return_val_if_fail (jobs != NULL && key != NULL, -1);
   g_return_val_if_fail (variant <= VF_VARIANT_SPRITESHEET, -1);
 
   g_mutex_lock (&jobs->lock);
-  job = by_id ? vf_jobs_by_id_locked (jobs, key) : g_hash_table_lookup (jobs->table, key);
-  if (job && job->phase == VF_JOB_LIVE && job->task && job->task->state == VF_STATE_COMPLETED
-      && job->probed)
-    {
-      task = vf_task_copy (job->task);
-      total = job->content_size[variant];
-      expired = job->expired;
-    }
-  else if (!job && by_id)
-    {
-      Video *video = g_hash_table_lookup (jobs->videos, key);
-
-      if (video && video->probed && video->task->state == VF_STATE_COMPLETED)
-        {
-          task = vf_task_copy (video->task);
-          total = video->content_size[variant];
-          expired = video->expired;
-        }
-    }
+  source = content_source_locked (jobs, key, by_id, variant, &total, &expired, &content_error);
+  if (source && total >= 0)
+    task = vf_task_copy (source);
   g_mutex_unlock (&jobs->lock);
 
-  if (!task || total < 0)
+  if (!task)
     {
       vf_set_error (error, VF_ERROR_NOT_FOUND, "%s has no %s", key, vf_variant_file_name (variant));
       return -1;
     }
-  if (!vf_content_is_cached (jobs->content, task->id, variant, total))
+  if (!content_complete (jobs, task->id, variant, total))
     {
       if (!expired && task->expires_at > 0
           && g_get_real_time () / G_USEC_PER_SEC >= task->expires_at)
@@ -1108,28 +1220,55 @@ vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, 
           return -1;
         }
     }
-  n = vf_content_read (jobs->content, task, variant, total, buf, len, offset, cancellable, &local);
-  if (n < 0)
+  n = vf_cache_read (jobs->cache, task, variant, total, buf, len, offset, cancellable, &local);
+  /* The cache reports a download's end on its own thread, possibly after
+   * this read returned; the job shows it before the reader sees it. */
+  if (n >= 0)
     {
-      if (g_error_matches (local, VF_ERROR, VF_ERROR_NOT_FOUND))
-        {
-          vf_set_error (error, VF_ERROR_EXPIRED, "the API no longer has the content of %s",
-                        task->id);
-          return -1;
-        }
-      g_propagate_error (error, g_steal_pointer (&local));
+      if (content_error && content_complete (jobs, task->id, variant, total))
+        content_done (task->id, variant, NULL, jobs);
+      return n;
     }
-  return n;
+  if (content_gone (local))
+    {
+      vf_jobs_mark_expired (jobs, task->id, TRUE);
+      vf_set_error (error, VF_ERROR_EXPIRED, "the API no longer has the content of %s", task->id);
+      return -1;
+    }
+  if (is_fetch_error (local))
+    content_done (task->id, variant, local, jobs);
+  g_propagate_error (error, g_steal_pointer (&local));
+  return -1;
+}
+
+gboolean
+vf_jobs_content_is_whole (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant)
+{
+  g_autofree char *id = NULL;
+  const VfTask *source;
+  gint64 total;
+  gboolean expired;
+  gboolean content_error;
+
+  g_return_val_if_fail (jobs != NULL && key != NULL, FALSE);
+  g_return_val_if_fail (variant <= VF_VARIANT_SPRITESHEET, FALSE);
+
+  g_mutex_lock (&jobs->lock);
+  source = content_source_locked (jobs, key, by_id, variant, &total, &expired, &content_error);
+  if (source && total >= 0)
+    id = g_strdup (source->id);
+  g_mutex_unlock (&jobs->lock);
+  return id && content_complete (jobs, id, variant, total);
 }
 
 void
 vf_jobs_prefetch (VfJobs *jobs, const VfTask *task, gint64 total)
 {
-  vf_content_prefetch (jobs->content, task, VF_VARIANT_VIDEO, total);
+  vf_cache_prefetch (jobs->cache, task, VF_VARIANT_VIDEO, total);
 }
 
 gboolean
 vf_jobs_content_cached (VfJobs *jobs, const char *id, VfVariant variant, gint64 total)
 {
-  return vf_content_is_cached (jobs->content, id, variant, total);
+  return content_complete (jobs, id, variant, total);
 }

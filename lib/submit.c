@@ -411,7 +411,7 @@ vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
   vf_jobs_journal_append (jobs, record, TRUE);
   g_mutex_unlock (&jobs->journal_lock);
   if (id)
-    vf_content_drop (jobs->content, id);
+    vf_cache_drop (jobs->cache, id);
   vf_notes_flush (jobs, notes);
   return TRUE;
 }

@@ -142,10 +142,16 @@ gboolean vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError 
 gboolean vf_jobs_forget (VfJobs *jobs, const char *name, GError **error);
 
 /* Reads content bytes of a job (by name) or a video (by id when `by_id`).
- * Waits until the bytes are fetched; returns the count (short only at the
- * end), or -1 with *error (VF_ERROR_EXPIRED, VF_ERROR_PROTOCOL, ...).
- * `cancellable` interrupts the wait. */
+ * Waits until these bytes are fetched (downloads follow the readers, so a
+ * read far into the file does not wait for the bytes before it); returns
+ * the count (short only at the end), or -1 with *error (VF_ERROR_EXPIRED,
+ * VF_ERROR_PROTOCOL, ...).  `cancellable` interrupts the wait. */
 gssize vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
                      gsize len, gint64 offset, GCancellable *cancellable, GError **error);
+
+/* Whether every byte of that content file is in the cache, so that reading
+ * it waits on nothing but the disk.  Never waits on the network. */
+gboolean vf_jobs_content_is_whole (VfJobs *jobs, const char *key, gboolean by_id,
+                                   VfVariant variant);
 
 G_END_DECLS

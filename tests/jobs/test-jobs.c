@@ -99,6 +99,14 @@ file_size (const char *path)
   return g_stat (path, &st) == 0 ? (gint64)st.st_size : -1;
 }
 
+/* The cache renames a file into place just after its last byte arrived,
+ * so a reader of that byte may be back a moment before. */
+static gboolean
+video_in_place (Fixture *f, gconstpointer path)
+{
+  return file_size (path) == VIDEO_BYTES;
+}
+
 /* ----- submission to download ----- */
 
 static void
@@ -165,12 +173,17 @@ test_submit_to_download (void)
   g_usleep (500 * 1000 * time_scale ());
   g_assert_cmpint (sim_requests (f->sim, "retrieve"), ==, retrieves);
 
+  g_assert_false (vf_jobs_content_is_whole (f->jobs, "cat", FALSE, VF_VARIANT_VIDEO));
   video = read_all (f, "cat", FALSE, VF_VARIANT_VIDEO, 65536, &error);
   g_assert_no_error (error);
   assert_truth (f, video, done->id, "video");
   g_assert_cmpint (sim_requests (f->sim, "content"), ==, 4);
+  g_assert_true (vf_jobs_content_is_whole (f->jobs, "cat", FALSE, VF_VARIANT_VIDEO));
+  g_assert_true (vf_jobs_content_is_whole (f->jobs, done->id, TRUE, VF_VARIANT_VIDEO));
+  g_assert_false (vf_jobs_content_is_whole (f->jobs, "cat", FALSE, VF_VARIANT_THUMBNAIL));
+  g_assert_false (vf_jobs_content_is_whole (f->jobs, "dog", FALSE, VF_VARIANT_VIDEO));
   cached = g_build_filename (f->cache_dir, done->id, "video", NULL);
-  g_assert_cmpint (file_size (cached), ==, VIDEO_BYTES);
+  g_assert_true (wait_for (video_in_place, f, cached, 10));
 
   /* The second read, by id this time, comes from the cache. */
   again = read_all (f, done->id, TRUE, VF_VARIANT_VIDEO, 100000, &error);
@@ -545,7 +558,7 @@ test_bad_content_refused (void)
   g_autoptr (VfJobInfo) fixed = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) video = NULL;
-  g_autofree char *dir = NULL;
+  g_autofree char *map = NULL;
   g_autofree char *cached = NULL;
   char buf[100];
 
@@ -567,8 +580,9 @@ test_bad_content_refused (void)
   g_assert_true (g_str_has_prefix (after->error, "could not fetch video.mp4: "));
   cached = g_build_filename (f->cache_dir, info->id, "video", NULL);
   g_assert_false (g_file_test (cached, G_FILE_TEST_EXISTS));
-  dir = g_build_filename (f->cache_dir, info->id, ".video.part", NULL);
-  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  /* No byte of the error body was recorded as content. */
+  map = g_build_filename (f->cache_dir, info->id, "video.ranges", NULL);
+  g_assert_false (g_file_test (map, G_FILE_TEST_EXISTS));
 
   sim_clear_faults (f->sim);
   video = read_all (f, "bad", FALSE, VF_VARIANT_VIDEO, 65536, &error);
@@ -807,6 +821,7 @@ test_reopen_restores (void)
   g_autoptr (GPtrArray) names = NULL;
   g_autoptr (GBytes) video = NULL;
   g_autoptr (GBytes) again = NULL;
+  g_autofree char *old_part = NULL;
   const char *const order[] = { "api", "done", "local", "running" };
   const char *const args[]
       = { "--queue", "0.2", "--duration", "0.6", "--video-bytes", "200000", NULL };
@@ -831,8 +846,13 @@ test_reopen_restores (void)
     g_ptr_array_add (before, get_job (f, order[i]));
   g_clear_pointer (&f->jobs, vf_jobs_close);
 
+  /* A download of an earlier version, left half done: removed at open. */
+  old_part = g_build_filename (f->cache_dir, ((VfJobInfo *)before->pdata[1])->id, ".thumbnail.part",
+                               NULL);
+  g_assert_true (g_file_set_contents (old_part, "stale", 5, &error));
   content = sim_requests (f->sim, "content");
   fixture_open (f, 0.1, FALSE, FALSE);
+  g_assert_false (g_file_test (old_part, G_FILE_TEST_EXISTS));
   names = vf_jobs_names (f->jobs);
   g_assert_cmpuint (names->len, ==, G_N_ELEMENTS (order));
   for (guint i = 0; i < G_N_ELEMENTS (order); i++)
