@@ -221,7 +221,7 @@ job_status_text (const Job *job)
     case VF_JOB_REJECTED:
       return g_strdup_printf ("rejected %s\n", job->reason);
     case VF_JOB_UNKNOWN:
-      return g_strdup ("unknown: the request was sent but no answer came; looking for it\n");
+      return g_strdup ("unknown (the request was sent but no answer came; looking for it)\n");
     case VF_JOB_LIVE:
     default:
       return vf_task_status_text (job->task, job->expired, job->no_answer_s);

@@ -474,7 +474,7 @@ test_lost_answer_adopted (void)
   info = get_job (f, "lost");
   g_assert_cmpint (info->phase, ==, VF_JOB_UNKNOWN);
   g_assert_cmpstr (info->status, ==,
-                   "unknown: the request was sent but no answer came; looking for it\n");
+                   "unknown (the request was sent but no answer came; looking for it)\n");
   g_assert_nonnull (info->error);
   g_assert_true (vf_jobs_is_submitted (f->jobs, "lost.txt"));
 
