@@ -755,6 +755,14 @@ void
 vf_jobs_start (VfJobs *jobs)
 {
   g_return_if_fail (jobs != NULL);
+  /* Called after going to the background: the lock must name this process. */
+  if (jobs->lock_fd >= 0)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!vf_dir_lock_update_pid (jobs->lock_fd, &error))
+        g_warning ("cannot update the lock in %s: %s", jobs->state_dir, error->message);
+    }
   if (!jobs->poller)
     vf_poller_start (jobs);
 }

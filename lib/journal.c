@@ -454,11 +454,25 @@ read_pid(int fd)
   return (GPid)pid;
 }
 
+static gboolean
+write_pid(int fd, const char *path, GError **error)
+{
+  g_autofree char *pid_line = g_strdup_printf("%d\n", (int)getpid());
+  int errsv;
+
+  if (ftruncate_noeintr(fd, 0) < 0)
+    errsv = errno;
+  else
+    errsv = pwrite_all(fd, pid_line, strlen(pid_line), 0);
+  if (errsv)
+    return set_errno_error(error, errsv, "Cannot write", path);
+  return TRUE;
+}
+
 int
 vf_dir_lock(const char *dir, GError **error)
 {
   g_autofree char *path = NULL;
-  g_autofree char *pid_line = NULL;
   struct flock fl = { 0 };
   int fd;
   int r;
@@ -511,16 +525,17 @@ vf_dir_lock(const char *dir, GError **error)
       return -1;
     }
 
-  pid_line = g_strdup_printf("%d\n", (int)getpid());
-  if (ftruncate_noeintr(fd, 0) < 0)
-    errsv = errno;
-  else
-    errsv = pwrite_all(fd, pid_line, strlen(pid_line), 0);
-  if (errsv)
+  if (!write_pid(fd, path, error))
     {
-      set_errno_error(error, errsv, "Cannot write", path);
       close(fd);
       return -1;
     }
   return fd;
+}
+
+gboolean
+vf_dir_lock_update_pid(int fd, GError **error)
+{
+  g_return_val_if_fail(fd >= 0, FALSE);
+  return write_pid(fd, "lock", error);
 }

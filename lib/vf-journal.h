@@ -41,5 +41,8 @@ gsize vf_journal_size (VfJournal *journal);
  * G_IO_ERROR_BUSY and a message naming the holder's pid when another
  * process holds it. */
 int vf_dir_lock (const char *dir, GError **error);
+/* Write the calling process's pid into the lock held by fd: after a fork
+ * (going to the background) the lock stays but the pid changed. */
+gboolean vf_dir_lock_update_pid (int fd, GError **error);
 
 G_END_DECLS

@@ -195,6 +195,44 @@ def test_background_mount_and_fstab_form(tmp_path, sim):
     assert not os.path.ismount(mnt)
 
 
+def daemon_pids(mnt):
+    """Pids of the videofs processes serving mnt, from /proc."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"videofs" and mnt.encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def test_second_mount_names_the_background_daemon(tmp_path, sim):
+    """The lock names the process that went to the background, not the one
+    that was started and has exited."""
+    mnt = mountpoint(tmp_path)
+    r = run_videofs(tmp_path, [mnt, "-o", base_opts(tmp_path, sim.url) + ",poll=0.2"])
+    try:
+        assert r.returncode == 0, r.stderr
+        pids = daemon_pids(mnt)
+        assert len(pids) == 1, pids
+        other = tmp_path / "other"
+        other.mkdir()
+        mnt2 = mountpoint(other)
+        r2 = run_videofs(other, ["-o", f"endpoint={sim.url},state_dir={tmp_path}/state,"
+                                       f"cache_dir={other}/cache", mnt2])
+        line = one_line(r2)
+        assert f"in use by another videofs (pid {pids[0]})" in line
+        assert not os.path.ismount(mnt2)
+    finally:
+        subprocess.call(["fusermount3", "-u", mnt])
+    assert not os.path.ismount(mnt)
+
+
 def test_config_file_and_command_line_wins(tmp_path, sim):
     conf = tmp_path / "config" / "videofs"
     conf.mkdir(parents=True)
