@@ -5,6 +5,12 @@
  * on ranges that the lock says nobody else is writing.  Map files are
  * written under the entry's `save_lock` (taken before the cache's lock),
  * renamed and removed under the cache's lock.
+ *
+ * Maps are saved by one flusher thread, not by the downloads: a save
+ * takes a snapshot of the ranges present, fdatasyncs the file, then
+ * writes a map of that snapshot, so the map lags the file but never
+ * claims a byte that a power loss could zero, and the downloads never
+ * wait for the disk.  Readers see the bytes as soon as they are written.
  */
 #include "vf-cache.h"
 #include "vf-error.h"
@@ -18,7 +24,8 @@
 #include <unistd.h>
 
 #define MIB (G_GINT64_CONSTANT (1024) * 1024)
-#define SAVE_EVERY (8 * MIB)
+#define SAVE_EVERY (32 * MIB)
+#define WRITE_BATCH (256 * 1024) /* bytes of an answer written at once */
 #define SKIP_LIMIT MIB
 #define MAX_IDLE_STREAMS 8
 #define MAX_LOADED 64 /* entries with an open file; idle ones beyond are unloaded */
@@ -89,6 +96,7 @@ struct vf_cache_entry
   GCond cond;
   gint64 wake_at; /* broadcast when a run of present bytes reaches this */
   guint64 unsaved;
+  gboolean flush_queued; /* in the flusher's queue, with a reference */
   GMutex save_lock;
 };
 
@@ -106,6 +114,10 @@ struct vf_cache
   guint64 usage;
   guint64 seq;
   guint loaded; /* entries with an open file */
+  GThread *flusher;
+  GCond flush_cond;
+  GQueue flush_queue; /* Entry*, references: maps to save */
+  gboolean flusher_stop;
 };
 
 void
@@ -641,6 +653,45 @@ entry_save (VfCache *cache, Entry *e)
 
 static void evict_locked (VfCache *cache);
 
+/* Asks the flusher to save the entry's map. */
+static void
+flush_queue_locked (VfCache *cache, Entry *e)
+{
+  if (e->flush_queued || cache->flusher_stop)
+    return;
+  e->flush_queued = TRUE;
+  e->ref++;
+  g_queue_push_tail (&cache->flush_queue, e);
+  g_cond_signal (&cache->flush_cond);
+}
+
+static gpointer
+flusher_run (gpointer data)
+{
+  VfCache *cache = data;
+
+  g_mutex_lock (&cache->lock);
+  for (;;)
+    {
+      Entry *e = g_queue_pop_head (&cache->flush_queue);
+
+      if (!e)
+        {
+          if (cache->flusher_stop)
+            break;
+          g_cond_wait (&cache->flush_cond, &cache->lock);
+          continue;
+        }
+      e->flush_queued = FALSE;
+      g_mutex_unlock (&cache->lock);
+      entry_save (cache, e);
+      g_mutex_lock (&cache->lock);
+      entry_unref_locked (e);
+    }
+  g_mutex_unlock (&cache->lock);
+  return NULL;
+}
+
 /* Once every byte is present: renames the file into place, makes room for
  * it, and wakes the readers.  TRUE if this call did it. */
 static gboolean
@@ -863,6 +914,9 @@ typedef struct
   gboolean final;      /* failed in a way no retry mends */
   gboolean finished;   /* it completed the file */
   VfContentInfo info;
+  char *batch; /* bytes that arrived and are not written yet */
+  gsize batch_len;
+  gsize batched; /* bytes of the answer written through the batch */
 } Fetch;
 
 static void
@@ -870,6 +924,7 @@ fetch_clear (Fetch *f)
 {
   vf_task_free (f->task);
   g_free (f->if_range);
+  g_free (f->batch);
   vf_content_info_clear (&f->info);
 }
 
@@ -1048,14 +1103,12 @@ fetch_superseded_locked (Fetch *f, gsize len)
 }
 
 static gboolean
-fetch_sink (const void *data, gsize len, gpointer user_data, GError **error)
+fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
 {
-  Fetch *f = user_data;
   VfCache *cache = f->cache;
   Entry *e = f->e;
   const char *bytes = data;
   gint64 start, end, pos;
-  gboolean save;
   gboolean complete;
   gboolean wake = FALSE;
 
@@ -1115,17 +1168,58 @@ fetch_sink (const void *data, gsize len, gpointer user_data, GError **error)
   /* The last bytes wake their readers only once the file is in place. */
   if (wake && !complete)
     entry_broadcast_locked (e);
-  save = e->unsaved >= SAVE_EVERY;
+  if (!complete && e->unsaved >= SAVE_EVERY)
+    flush_queue_locked (cache, e);
   g_mutex_unlock (&cache->lock);
   if (complete)
     f->finished = entry_finish (cache, e) || f->finished;
-  else if (save)
-    entry_save (cache, e);
   return TRUE;
 
 fail:
   g_mutex_unlock (&cache->lock);
   return FALSE;
+}
+
+/* The answer arrives in small pieces: they are written (and shown to the
+ * readers) a batch at a time.  The first piece goes at once, and batches
+ * grow with the answer, so that its first bytes are not held back. */
+static gboolean
+fetch_sink (const void *data, gsize len, gpointer user_data, GError **error)
+{
+  Fetch *f = user_data;
+  const char *p = data;
+
+  if (f->first)
+    {
+      f->batched += len;
+      return fetch_commit (f, p, len, error);
+    }
+  while (len > 0)
+    {
+      gsize size = CLAMP (f->batched, 1, WRITE_BATCH);
+      gsize n;
+
+      if (f->batch_len == 0 && len >= size)
+        {
+          f->batched += len;
+          return fetch_commit (f, p, len, error);
+        }
+      if (!f->batch)
+        f->batch = g_malloc (WRITE_BATCH);
+      n = MIN (len, size - f->batch_len);
+      memcpy (f->batch + f->batch_len, p, n);
+      f->batch_len += n;
+      p += n;
+      len -= n;
+      if (f->batch_len == size)
+        {
+          f->batch_len = 0;
+          f->batched += size;
+          if (!fetch_commit (f, f->batch, size, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -1189,7 +1283,6 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
       gboolean ok;
       gboolean progress;
       gboolean stopped;
-      gboolean save;
 
       f.cache = cache;
       f.s = s;
@@ -1205,6 +1298,19 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
       g_mutex_unlock (&cache->lock);
       ok = vf_client_content (cache->client, f.task, e->variant, f.offset, f.length, f.if_range,
                               fetch_sink, &f, &f.info, s->cancellable, &error);
+      /* What arrived counts, even from an answer cut short. */
+      if (f.batch_len > 0)
+        {
+          g_autoptr (GError) batch_error = NULL;
+          gsize n = f.batch_len;
+
+          f.batch_len = 0;
+          if (!fetch_commit (&f, f.batch, n, &batch_error) && ok)
+            {
+              ok = FALSE;
+              g_propagate_error (&error, g_steal_pointer (&batch_error));
+            }
+        }
       g_mutex_lock (&cache->lock);
 
       progress = f.written > 0;
@@ -1244,13 +1350,12 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
         s->tries = 0;
 
       /* A request ended (done, or stopped because others have the rest). */
-      save = e->unsaved > 0;
       g_mutex_unlock (&cache->lock);
       if (entry_finish (cache, e))
         *finished = TRUE;
-      else if (save)
-        entry_save (cache, e);
       g_mutex_lock (&cache->lock);
+      if (e->unsaved > 0)
+        flush_queue_locked (cache, e);
       evict_locked (cache);
       entry_broadcast_locked (e);
 
@@ -1835,6 +1940,9 @@ vf_cache_new (VfClient *client, const char *dir, const VfCacheConfig *config, GE
       = g_thread_pool_new (pool_run, cache, cache->config.prefetch_threads, FALSE, NULL);
   g_thread_pool_set_sort_function (cache->pool, pool_order, NULL);
   g_thread_pool_set_sort_function (cache->prefetch_pool, pool_order, NULL);
+  g_cond_init (&cache->flush_cond);
+  g_queue_init (&cache->flush_queue);
+  cache->flusher = g_thread_new ("vf-cache-flush", flusher_run, cache);
 
   g_mutex_lock (&cache->lock);
   scan_dir (cache);
@@ -1879,6 +1987,12 @@ vf_cache_free (VfCache *cache)
   /* Queued jobs run and return at once; running ones stop. */
   g_thread_pool_free (cache->pool, FALSE, TRUE);
   g_thread_pool_free (cache->prefetch_pool, FALSE, TRUE);
+  /* The flusher saves what it was asked to, then the rest is saved here. */
+  g_mutex_lock (&cache->lock);
+  cache->flusher_stop = TRUE;
+  g_cond_signal (&cache->flush_cond);
+  g_mutex_unlock (&cache->lock);
+  g_thread_join (cache->flusher);
 
   /* Keep what arrived. */
   g_mutex_lock (&cache->lock);
@@ -1911,6 +2025,7 @@ vf_cache_free (VfCache *cache)
   g_mutex_unlock (&cache->lock);
 
   g_hash_table_unref (cache->entries);
+  g_cond_clear (&cache->flush_cond);
   g_cond_clear (&cache->closing_cond);
   g_mutex_clear (&cache->lock);
   g_free (cache->dir);

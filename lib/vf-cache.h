@@ -3,9 +3,10 @@
  * One entry per (task id, variant).  While it is incomplete its bytes live
  * in a sparse file CACHE_DIR/ID/VARIANT.part, with the byte ranges present
  * recorded in CACHE_DIR/ID/VARIANT.ranges (with the total size and the
- * ETag); a range is recorded only after its bytes were written, and the map
- * is replaced atomically every few MiB, so a half-fetched file resumes
- * after a restart.  Once whole, the file is renamed to CACHE_DIR/ID/VARIANT
+ * ETag); a range is recorded only after its bytes were written (and, with
+ * sync_data, synced), and the map is replaced atomically every few tens of
+ * MiB by a thread of its own, so a half-fetched file resumes after a
+ * restart.  Once whole, the file is renamed to CACHE_DIR/ID/VARIANT
  * and the map removed: a file under its plain name is always whole.
  *
  * A read waits only for its own bytes.  Downloads are Range requests
