@@ -69,6 +69,10 @@ vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   cfg->intr = 1;
   cfg->intr_signal = vf_interrupt_signal ();
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  /* With attr_timeout 0 this would cost a GETATTR per read of a cached page.
+   * Nothing needs it: content never changes once it exists, live files are
+   * direct_io, and prompt files change only through the mount. */
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   return get_fs ();
 }
 
