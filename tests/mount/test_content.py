@@ -2,6 +2,8 @@
 
 import errno
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,3 +169,125 @@ def test_reader_waiting_for_bytes_can_leave(mount, sim):
     reader.send_signal(signal.SIGINT)
     reader.wait(10)
     assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.skipif(not shutil.which("ffprobe"), reason="no ffprobe")
+@pytest.mark.sim("--video-bytes", "2000000")
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_ffprobe_reads_the_video(mount, sim):
+    submit(mount, "probe")
+    wait_state(mount, "probe", "completed")
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                        "-of", "default=noprint_wrappers=1:nokey=1",
+                        mount.path("jobs", "probe", "video.mp4")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert abs(float(r.stdout.strip()) - 2.0) < 0.1
+
+
+RANDOM_SIZE = 40_000_000
+
+
+@pytest.mark.sim("--video-bytes", str(RANDOM_SIZE))
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_random_preads_under_faults(mount, sim):
+    """Threads reading runs and jumps at random on a cold file, while the
+    server cuts connections and fails requests: every byte is right."""
+    submit(mount, "rand")
+    wait_state(mount, "rand", "completed")
+    path = mount.path("jobs", "rand", "video.mp4")
+    # Slow, so that the downloads of the first half (in the first quarter
+    # of the file) are far from the second half's bytes (in the second
+    # half of the file): those are fetched under the faults.
+    sim.fault("slow:call=content,rate=1000000")
+    seed = random.randrange(1 << 30)
+    print(f"\nrandom pread seed {seed}", file=sys.stderr)
+    got = []
+    lock = threading.Lock()
+    halfway = threading.Barrier(4)
+
+    def reader(n):
+        rng = random.Random(seed + n)
+        fd = os.open(path, os.O_RDONLY)
+        lo, hi = 0, RANDOM_SIZE // 4
+        offset = hi
+        try:
+            for i in range(60):
+                if i == 30:
+                    halfway.wait(timeout=120)
+                    lo, hi = RANDOM_SIZE // 2, RANDOM_SIZE
+                    offset = hi
+                if rng.random() < 0.4 or offset >= hi:
+                    offset = rng.randrange(lo, hi)
+                size = rng.choice((1, 4096, 65536, 131072, 300000))
+                data = os.pread(fd, size, offset)
+                with lock:
+                    got.append((offset, size, data))
+                offset += size
+        finally:
+            os.close(fd)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    halfway.wait(timeout=120)
+    sim.fault("cut:call=content,after=300000")
+    sim.fault("5xx:call=content,count=3")
+    before = sim.requests().get("content", 0)
+    for t in threads:
+        t.join()
+    sim.clear_faults()
+    after = sim.requests().get("content", 0)
+    print(f"content requests after the faults: {after - before}", file=sys.stderr)
+    assert after - before > 3  # the faults had something to act on
+    truth = sim.truth(mount_id(mount, "rand"))
+    assert len(truth) == RANDOM_SIZE
+    assert len(got) == 180
+    for offset, size, data in got:
+        assert data == truth[offset:offset + size], f"seed {seed}, offset {offset}, size {size}"
+
+
+def mount_id(mount, name):
+    return read(mount.path("jobs", name, "id")).strip()
+
+
+TAIL_SIZE = 64 << 20
+
+
+@pytest.mark.sim("--video-bytes", str(TAIL_SIZE))
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_tail_fetches_little(mount, sim):
+    ident = submit(mount, "big")
+    wait_state(mount, "big", "completed")
+    start = content_bytes(sim)
+    tail = subprocess.check_output(["tail", "-c", "1M", mount.path("jobs", "big", "video.mp4")])
+    time.sleep(0.5)
+    fetched = content_bytes(sim) - start
+    assert fetched <= 8 << 20, fetched
+    assert tail == sim.truth(ident)[-(1 << 20):]
+
+
+SLOW_SIZE = 8 << 20
+
+
+@pytest.mark.sim("--video-bytes", str(SLOW_SIZE))
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_remount_in_the_middle_of_a_download(mount, sim):
+    ident = submit(mount, "half")
+    wait_state(mount, "half", "completed")
+    sim.fault("slow:call=content,rate=2000000")
+    start = content_bytes(sim)
+    with open(mount.path("jobs", "half", "video.mp4"), "rb") as f:
+        first = f.read(4 << 20)
+    mount.umount()
+    sim.clear_faults()
+    mount.start()
+    data = read(mount.path("jobs", "half", "video.mp4"), "rb")
+    fetched = content_bytes(sim) - start
+    truth = sim.truth(ident)
+    print(f"fetched {fetched} for {SLOW_SIZE}", file=sys.stderr)
+    assert first == truth[:4 << 20]
+    assert data == truth
+    # what was fetched before the unmount is not fetched again
+    assert fetched <= SLOW_SIZE + (2 << 20), fetched
