@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -73,6 +74,9 @@ vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
    * Nothing needs it: content never changes once it exists, live files are
    * direct_io, and prompt files change only through the mount. */
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+    conn->want |= FUSE_CAP_SPLICE_WRITE;
+  conn->want &= ~FUSE_CAP_SPLICE_MOVE;
   return get_fs ();
 }
 
@@ -190,6 +194,7 @@ handle_new (VfNode *node)
   VfHandle *h = g_new0 (VfHandle, 1);
 
   h->node = *node;
+  h->content_fd = -1;
   memset (node, 0, sizeof *node);
   g_mutex_init (&h->lock);
   g_mutex_lock (&fs->handles_lock);
@@ -205,6 +210,8 @@ handle_free_in (VfFs *fs, VfHandle *h)
   g_hash_table_remove (fs->handles, h);
   g_mutex_unlock (&fs->handles_lock);
   vf_node_clear (&h->node);
+  if (h->content_fd >= 0)
+    close (h->content_fd);
   g_free (h->path);
   g_clear_pointer (&h->snapshot, g_bytes_unref);
   g_mutex_clear (&h->lock);
@@ -263,6 +270,7 @@ vf_open (const char *path, struct fuse_file_info *fi)
   VfFs *fs = get_fs ();
   VfNode node;
   VfHandle *h;
+  VfVariant variant;
   int res = vf_tree_lookup (fs, path, &node);
 
   if (res < 0)
@@ -314,6 +322,8 @@ vf_open (const char *path, struct fuse_file_info *fi)
   else if (node.kind == VF_NODE_README)
     fi->keep_cache = 1;
   h = handle_new (&node);
+  if (vf_tree_is_content (&h->node, &variant))
+    h->content_fd = vf_jobs_content_open_fd (fs->jobs, h->node.info->id, TRUE, variant);
   if (vf_tree_is_live (&h->node))
     h->seen_us = vf_tree_changed_us (fs, &h->node);
   fi->fh = (uintptr_t)h;
@@ -431,6 +441,48 @@ vf_read (const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
   if (vf_tree_is_content (&h->node, NULL))
     return read_content (fs, h, buf, size, offset);
   return read_text (fs, h, buf, size, offset);
+}
+
+/* Whole cached content goes out from its file (spliced); everything else
+ * through vf_read(). */
+static int
+vf_read_buf (const char *path, struct fuse_bufvec **bufp, size_t size, off_t offset,
+             struct fuse_file_info *fi)
+{
+  VfHandle *h = get_handle (fi);
+  /* libfuse frees the vector and its memory with free() */
+  struct fuse_bufvec *bv = malloc (sizeof *bv);
+  void *mem;
+  int res;
+
+  if (!bv)
+    return -ENOMEM;
+  *bv = FUSE_BUFVEC_INIT (size);
+  if (h->content_fd >= 0)
+    {
+      bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+      bv->buf[0].fd = h->content_fd;
+      bv->buf[0].pos = offset;
+      *bufp = bv;
+      return 0;
+    }
+  mem = malloc (MAX (size, 1));
+  if (!mem)
+    {
+      free (bv);
+      return -ENOMEM;
+    }
+  res = vf_read (path, mem, size, offset, fi);
+  if (res < 0)
+    {
+      free (mem);
+      free (bv);
+      return res;
+    }
+  bv->buf[0].mem = mem;
+  bv->buf[0].size = (size_t)res;
+  *bufp = bv;
+  return 0;
 }
 
 static int
@@ -692,6 +744,7 @@ const struct fuse_operations vf_operations = {
   .open = vf_open,
   .create = vf_create,
   .read = vf_read,
+  .read_buf = vf_read_buf,
   .write = vf_write,
   .flush = vf_flush,
   .release = vf_release,

@@ -151,6 +151,8 @@ struct vf_handle
   GBytes *snapshot;
   gint64 seen_us;
   struct fuse_pollhandle *ph; /* under fs->poll_lock */
+  /* content nodes: the whole cached file, or -1 */
+  int content_fd;
   /* FILE nodes */
   VfFileHandle *file;
   /* directories */

@@ -21,8 +21,11 @@
 #include "vf-error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define COMPACT_SIZE (512 * 1024)
 
@@ -1267,6 +1270,43 @@ vf_jobs_content_is_whole (VfJobs *jobs, const char *key, gboolean by_id, VfVaria
     id = g_strdup (source->id);
   g_mutex_unlock (&jobs->lock);
   return id && content_complete (jobs, id, variant, total);
+}
+
+int
+vf_jobs_content_open_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  const VfTask *source;
+  gint64 total;
+  gboolean expired;
+  gboolean content_error;
+  struct stat st;
+  int fd;
+
+  g_return_val_if_fail (jobs != NULL && key != NULL, -1);
+  g_return_val_if_fail (variant <= VF_VARIANT_SPRITESHEET, -1);
+
+  g_mutex_lock (&jobs->lock);
+  source = content_source_locked (jobs, key, by_id, variant, &total, &expired, &content_error);
+  if (source && total >= 0)
+    id = g_strdup (source->id);
+  g_mutex_unlock (&jobs->lock);
+  if (!id)
+    return -1;
+  /* The cache's layout: a file under its plain name is whole. */
+  path = g_build_filename (jobs->cache_dir, id, vf_variant_name (variant), NULL);
+  do
+    fd = open (path, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0 || st.st_size != total)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
 }
 
 void

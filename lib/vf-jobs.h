@@ -154,4 +154,9 @@ gssize vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant va
 gboolean vf_jobs_content_is_whole (VfJobs *jobs, const char *key, gboolean by_id,
                                    VfVariant variant);
 
+/* An O_RDONLY fd of the whole cached file of that content, for reading it
+ * with no copy through the cache; -1 when it is not whole (yet).  The
+ * caller closes it.  Never waits on the network. */
+int vf_jobs_content_open_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant);
+
 G_END_DECLS

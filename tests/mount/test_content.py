@@ -89,6 +89,14 @@ def test_cache_survives_remount(mount, sim, tmp_path):
     mount.umount()
     mount.start()
     start = content_bytes(sim)
+    # whole in the cache: served from the cache file, short at the end
+    fd = os.open(mount.path("jobs", "kept", "video.mp4"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 5000, SIZE - 1000) == truth[-1000:]
+        assert os.pread(fd, 10, SIZE) == b""
+        assert os.pread(fd, 70000, 0) == truth
+    finally:
+        os.close(fd)
     assert read(mount.path("jobs", "kept", "video.mp4"), "rb") == truth
     assert content_bytes(sim) == start
 
