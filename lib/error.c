@@ -16,7 +16,7 @@ typedef struct
 } VfErrorPrivate;
 
 static void
-vf_error_private_init(VfErrorPrivate *priv)
+vf_error_private_init (VfErrorPrivate *priv)
 {
   priv->http_status = -1;
   priv->api_code = NULL;
@@ -28,52 +28,52 @@ vf_error_private_init(VfErrorPrivate *priv)
 }
 
 static void
-vf_error_private_copy(const VfErrorPrivate *src, VfErrorPrivate *dest)
+vf_error_private_copy (const VfErrorPrivate *src, VfErrorPrivate *dest)
 {
   dest->http_status = src->http_status;
-  dest->api_code = g_strdup(src->api_code);
-  dest->api_message = g_strdup(src->api_message);
-  dest->request_id = g_strdup(src->request_id);
+  dest->api_code = g_strdup (src->api_code);
+  dest->api_message = g_strdup (src->api_message);
+  dest->request_id = g_strdup (src->request_id);
   dest->maybe_sent = src->maybe_sent;
   dest->retry_after_ms = src->retry_after_ms;
   dest->should_retry = src->should_retry;
 }
 
 static void
-vf_error_private_clear(VfErrorPrivate *priv)
+vf_error_private_clear (VfErrorPrivate *priv)
 {
-  g_clear_pointer(&priv->api_code, g_free);
-  g_clear_pointer(&priv->api_message, g_free);
-  g_clear_pointer(&priv->request_id, g_free);
+  g_clear_pointer (&priv->api_code, g_free);
+  g_clear_pointer (&priv->api_message, g_free);
+  g_clear_pointer (&priv->request_id, g_free);
 }
 
-G_DEFINE_EXTENDED_ERROR(VfError, vf_error)
+G_DEFINE_EXTENDED_ERROR (VfError, vf_error)
 
 /* NULL for errors of other domains: they carry no extended data. */
 static VfErrorPrivate *
-private_of(const GError *error)
+private_of (const GError *error)
 {
   if (!error || error->domain != VF_ERROR)
     return NULL;
-  return vf_error_get_private(error);
+  return vf_error_get_private (error);
 }
 
 void
-vf_set_error(GError **error, VfErrorCode code, const char *format, ...)
+vf_set_error (GError **error, VfErrorCode code, const char *format, ...)
 {
   va_list args;
   g_autofree char *message = NULL;
 
   if (!error)
     return;
-  va_start(args, format);
-  message = g_strdup_vprintf(format, args);
-  va_end(args);
-  g_set_error_literal(error, VF_ERROR, code, message);
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, VF_ERROR, code, message);
 }
 
 VfErrorCode
-vf_error_code_for_status(int http_status)
+vf_error_code_for_status (int http_status)
 {
   switch (http_status)
     {
@@ -108,35 +108,35 @@ vf_error_code_for_status(int http_status)
 /* Setters on errors of other domains do nothing: there is nowhere to keep
  * the data, and the getters answer "nothing set" for them anyway. */
 void
-vf_error_set_http(GError *error, int http_status, const char *api_code, const char *api_message,
-                  const char *request_id)
+vf_error_set_http (GError *error, int http_status, const char *api_code, const char *api_message,
+                   const char *request_id)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   if (!priv)
     return;
   priv->http_status = http_status;
-  g_free(priv->api_code);
-  priv->api_code = g_strdup(api_code);
-  g_free(priv->api_message);
-  priv->api_message = g_strdup(api_message);
-  g_free(priv->request_id);
-  priv->request_id = g_strdup(request_id);
+  g_free (priv->api_code);
+  priv->api_code = g_strdup (api_code);
+  g_free (priv->api_message);
+  priv->api_message = g_strdup (api_message);
+  g_free (priv->request_id);
+  priv->request_id = g_strdup (request_id);
 }
 
 void
-vf_error_set_maybe_sent(GError *error, gboolean maybe_sent)
+vf_error_set_maybe_sent (GError *error, gboolean maybe_sent)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   if (priv)
     priv->maybe_sent = !!maybe_sent;
 }
 
 void
-vf_error_set_retry_hints(GError *error, gint64 retry_after_ms, int should_retry)
+vf_error_set_retry_hints (GError *error, gint64 retry_after_ms, int should_retry)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   if (!priv)
     return;
@@ -145,63 +145,63 @@ vf_error_set_retry_hints(GError *error, gint64 retry_after_ms, int should_retry)
 }
 
 int
-vf_error_http_status(const GError *error)
+vf_error_http_status (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->http_status : -1;
 }
 
 const char *
-vf_error_api_code(const GError *error)
+vf_error_api_code (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->api_code : NULL;
 }
 
 const char *
-vf_error_api_message(const GError *error)
+vf_error_api_message (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->api_message : NULL;
 }
 
 const char *
-vf_error_request_id(const GError *error)
+vf_error_request_id (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->request_id : NULL;
 }
 
 gboolean
-vf_error_maybe_sent(const GError *error)
+vf_error_maybe_sent (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->maybe_sent : TRUE;
 }
 
 gint64
-vf_error_retry_after_ms(const GError *error)
+vf_error_retry_after_ms (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->retry_after_ms : -1;
 }
 
 int
-vf_error_should_retry(const GError *error)
+vf_error_should_retry (const GError *error)
 {
-  VfErrorPrivate *priv = private_of(error);
+  VfErrorPrivate *priv = private_of (error);
 
   return priv ? priv->should_retry : -1;
 }
 
 int
-vf_error_to_errno(const GError *error)
+vf_error_to_errno (const GError *error)
 {
   if (!error)
     return EIO;

@@ -23,7 +23,7 @@ typedef enum
  * offset of the NUL, of the first byte of the bad or incomplete sequence,
  * or len. */
 static ScanResult
-scan_utf8(const guint8 *p, gsize len, gsize *where)
+scan_utf8 (const guint8 *p, gsize len, gsize *where)
 {
   gsize i = 0;
 
@@ -89,41 +89,41 @@ scan_utf8(const guint8 *p, gsize len, gsize *where)
 }
 
 static void
-set_too_large(GError **error)
+set_too_large (GError **error)
 {
-  vf_set_error(error, VF_ERROR_TOO_LARGE, "prompt is larger than %d KiB", VF_PROMPT_MAX / 1024);
+  vf_set_error (error, VF_ERROR_TOO_LARGE, "prompt is larger than %d KiB", VF_PROMPT_MAX / 1024);
 }
 
 gboolean
-vf_prompt_name(const char *name, char **stem)
+vf_prompt_name (const char *name, char **stem)
 {
   gsize len, suffix;
 
-  if (!name || name[0] == '.' || strchr(name, '/'))
+  if (!name || name[0] == '.' || strchr (name, '/'))
     return FALSE;
-  len = strlen(name);
-  if (g_str_has_suffix(name, ".txt"))
+  len = strlen (name);
+  if (g_str_has_suffix (name, ".txt"))
     suffix = 4;
-  else if (g_str_has_suffix(name, ".json"))
+  else if (g_str_has_suffix (name, ".json"))
     suffix = 5;
   else
     return FALSE;
   if (len <= suffix)
     return FALSE;
   if (stem)
-    *stem = g_strndup(name, len - suffix);
+    *stem = g_strndup (name, len - suffix);
   return TRUE;
 }
 
 void
-vf_prompt_check_init(VfPromptCheck *check)
+vf_prompt_check_init (VfPromptCheck *check)
 {
-  memset(check, 0, sizeof *check);
+  memset (check, 0, sizeof *check);
 }
 
 gboolean
-vf_prompt_check_write(VfPromptCheck *check, gint64 offset, const void *data, gsize len,
-                      GError **error)
+vf_prompt_check_write (VfPromptCheck *check, gint64 offset, const void *data, gsize len,
+                       GError **error)
 {
   g_autofree guint8 *joined = NULL;
   const guint8 *p = data;
@@ -132,41 +132,41 @@ vf_prompt_check_write(VfPromptCheck *check, gint64 offset, const void *data, gsi
   gsize n = len;
   gsize where;
 
-  g_return_val_if_fail(check != NULL, FALSE);
-  g_return_val_if_fail(offset >= 0, FALSE);
+  g_return_val_if_fail (check != NULL, FALSE);
+  g_return_val_if_fail (offset >= 0, FALSE);
 
   if (len > VF_PROMPT_MAX || offset > VF_PROMPT_MAX - (gint64)len)
     {
-      set_too_large(error);
+      set_too_large (error);
       return FALSE;
     }
 
   n_pending = offset == check->next_offset ? check->n_pending : 0;
   if (n_pending)
     {
-      joined = g_malloc(n_pending + len);
-      memcpy(joined, check->pending, n_pending);
+      joined = g_malloc (n_pending + len);
+      memcpy (joined, check->pending, n_pending);
       if (len)
-        memcpy(joined + n_pending, data, len);
+        memcpy (joined + n_pending, data, len);
       p = joined;
       n = n_pending + len;
       base = offset - n_pending;
     }
 
   /* On failure the state stays as it was: the write did not happen. */
-  switch (scan_utf8(p, n, &where))
+  switch (scan_utf8 (p, n, &where))
     {
     case SCAN_NUL:
-      vf_set_error(error, VF_ERROR_INVALID,
-                   "prompt contains a NUL byte at offset %" G_GINT64_FORMAT, base + (gint64)where);
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "prompt contains a NUL byte at offset %" G_GINT64_FORMAT, base + (gint64)where);
       return FALSE;
     case SCAN_BAD:
-      vf_set_error(error, VF_ERROR_INVALID, "invalid UTF-8 at offset %" G_GINT64_FORMAT,
-                   base + (gint64)where);
+      vf_set_error (error, VF_ERROR_INVALID, "invalid UTF-8 at offset %" G_GINT64_FORMAT,
+                    base + (gint64)where);
       return FALSE;
     case SCAN_INCOMPLETE:
       check->n_pending = n - where;
-      memmove(check->pending, p + where, check->n_pending);
+      memmove (check->pending, p + where, check->n_pending);
       break;
     case SCAN_OK:
       check->n_pending = 0;
@@ -178,44 +178,44 @@ vf_prompt_check_write(VfPromptCheck *check, gint64 offset, const void *data, gsi
 
 /* "8" or "08" -> "8"; NULL unless a whole number from 1 to 60. */
 static char *
-seconds_from_string(const char *s)
+seconds_from_string (const char *s)
 {
   guint64 v;
-  gsize n = strlen(s);
+  gsize n = strlen (s);
 
   if (n == 0 || n > 9)
     return NULL;
   for (gsize i = 0; i < n; i++)
-    if (!g_ascii_isdigit(s[i]))
+    if (!g_ascii_isdigit (s[i]))
       return NULL;
-  v = g_ascii_strtoull(s, NULL, 10);
+  v = g_ascii_strtoull (s, NULL, 10);
   if (v < 1 || v > SECONDS_MAX)
     return NULL;
-  return g_strdup_printf("%u", (guint)v);
+  return g_strdup_printf ("%u", (guint)v);
 }
 
 static char *
-seconds_from_json(json_t *v)
+seconds_from_json (json_t *v)
 {
-  if (json_is_string(v))
-    return seconds_from_string(json_string_value(v));
-  if (json_is_integer(v))
+  if (json_is_string (v))
+    return seconds_from_string (json_string_value (v));
+  if (json_is_integer (v))
     {
-      json_int_t i = json_integer_value(v);
+      json_int_t i = json_integer_value (v);
       if (i >= 1 && i <= SECONDS_MAX)
-        return g_strdup_printf("%d", (int)i);
+        return g_strdup_printf ("%d", (int)i);
     }
-  if (json_is_real(v))
+  if (json_is_real (v))
     {
-      double d = json_real_value(v);
+      double d = json_real_value (v);
       if (d >= 1 && d <= SECONDS_MAX && d == (int)d)
-        return g_strdup_printf("%d", (int)d);
+        return g_strdup_printf ("%d", (int)d);
     }
   return NULL;
 }
 
 static gboolean
-parse_side(const char *s, gsize n, guint *out)
+parse_side (const char *s, gsize n, guint *out)
 {
   guint v = 0;
 
@@ -223,7 +223,7 @@ parse_side(const char *s, gsize n, guint *out)
     return FALSE;
   for (gsize i = 0; i < n; i++)
     {
-      if (!g_ascii_isdigit(s[i]))
+      if (!g_ascii_isdigit (s[i]))
         return FALSE;
       v = v * 10 + (s[i] - '0');
     }
@@ -235,64 +235,64 @@ parse_side(const char *s, gsize n, guint *out)
 
 /* "WxH" with positive whole numbers. */
 static gboolean
-parse_size(const char *s, guint *w, guint *h)
+parse_size (const char *s, guint *w, guint *h)
 {
   const char *x;
 
   if (!s)
     return FALSE;
-  x = strchr(s, 'x');
-  return x && parse_side(s, x - s, w) && parse_side(x + 1, strlen(x + 1), h);
+  x = strchr (s, 'x');
+  return x && parse_side (s, x - s, w) && parse_side (x + 1, strlen (x + 1), h);
 }
 
 static char *
-describe(json_t *v)
+describe (json_t *v)
 {
-  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-  return s ? s : g_strdup("?");
+  char *s = json_dumps (v, JSON_COMPACT | JSON_ENCODE_ANY);
+  return s ? s : g_strdup ("?");
 }
 
 static void
-set_bad_seconds(GError **error, const char *where, const char *value)
+set_bad_seconds (GError **error, const char *where, const char *value)
 {
-  vf_set_error(error, VF_ERROR_INVALID, "%sseconds must be a whole number from 1 to %d, not %s",
-               where, SECONDS_MAX, value);
+  vf_set_error (error, VF_ERROR_INVALID, "%sseconds must be a whole number from 1 to %d, not %s",
+                where, SECONDS_MAX, value);
 }
 
 static void
-set_bad_size(GError **error, const char *where, const char *value)
+set_bad_size (GError **error, const char *where, const char *value)
 {
-  vf_set_error(error, VF_ERROR_INVALID, "%ssize must be WIDTHxHEIGHT, like 1280x720, not %s", where,
-               value);
+  vf_set_error (error, VF_ERROR_INVALID, "%ssize must be WIDTHxHEIGHT, like 1280x720, not %s",
+                where, value);
 }
 
 static gboolean
-is_blank(const char *p, gsize n)
+is_blank (const char *p, gsize n)
 {
   for (gsize i = 0; i < n; i++)
-    if (!g_ascii_isspace(p[i]))
+    if (!g_ascii_isspace (p[i]))
       return FALSE;
   return TRUE;
 }
 
 static gboolean
-is_fence(const char *p, gsize n)
+is_fence (const char *p, gsize n)
 {
   while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
     n--;
-  return n == 3 && memcmp(p, "---", 3) == 0;
+  return n == 3 && memcmp (p, "---", 3) == 0;
 }
 
 static gboolean
-is_integer_text(const char *s)
+is_integer_text (const char *s)
 {
   gsize i = s[0] == '-' ? 1 : 0;
-  gsize digits = strlen(s + i);
+  gsize digits = strlen (s + i);
 
   if (digits == 0 || digits > 18)
     return FALSE;
   for (; s[i]; i++)
-    if (!g_ascii_isdigit(s[i]))
+    if (!g_ascii_isdigit (s[i]))
       return FALSE;
   return TRUE;
 }
@@ -300,139 +300,139 @@ is_integer_text(const char *s)
 /* A front-matter value: quoted -> string as is; integers and true/false
  * typed; everything else a string. */
 static json_t *
-front_matter_value(const char *value, gboolean *empty)
+front_matter_value (const char *value, gboolean *empty)
 {
-  gsize n = strlen(value);
+  gsize n = strlen (value);
 
   *empty = FALSE;
   if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0])
-    return json_stringn(value + 1, n - 2);
+    return json_stringn (value + 1, n - 2);
   if (n == 0)
     {
       *empty = TRUE;
       return NULL;
     }
-  if (strcmp(value, "true") == 0)
-    return json_true();
-  if (strcmp(value, "false") == 0)
-    return json_false();
-  if (is_integer_text(value))
-    return json_integer(g_ascii_strtoll(value, NULL, 10));
-  return json_string(value);
+  if (strcmp (value, "true") == 0)
+    return json_true ();
+  if (strcmp (value, "false") == 0)
+    return json_false ();
+  if (is_integer_text (value))
+    return json_integer (g_ascii_strtoll (value, NULL, 10));
+  return json_string (value);
 }
 
 static gboolean
-is_seedance(const char *model)
+is_seedance (const char *model)
 {
-  return model && g_str_has_prefix(model, SEEDANCE_PREFIX);
+  return model && g_str_has_prefix (model, SEEDANCE_PREFIX);
 }
 
 static json_t *
-parse_front_matter_line(json_t *fm, const char *line_start, gsize line_len, int lineno,
-                        GError **error)
+parse_front_matter_line (json_t *fm, const char *line_start, gsize line_len, int lineno,
+                         GError **error)
 {
-  g_autofree char *line = g_strndup(line_start, line_len);
+  g_autofree char *line = g_strndup (line_start, line_len);
   g_autofree char *key = NULL;
   g_autofree char *where = NULL;
   g_autofree char *value = NULL;
-  g_autoptr(json_t) v = NULL;
+  g_autoptr (json_t) v = NULL;
   const char *colon;
   const char *text;
   gboolean empty;
 
-  g_strstrip(line);
+  g_strstrip (line);
   if (!*line)
     return fm;
-  colon = strchr(line, ':');
+  colon = strchr (line, ':');
   if (!colon)
     {
-      vf_set_error(error, VF_ERROR_INVALID,
-                   "front matter line %d has no ':' (lines there are key: value)", lineno);
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "front matter line %d has no ':' (lines there are key: value)", lineno);
       return NULL;
     }
-  key = g_strstrip(g_strndup(line, colon - line));
-  value = g_strstrip(g_strdup(colon + 1));
-  where = g_strdup_printf("front matter line %d: ", lineno);
+  key = g_strstrip (g_strndup (line, colon - line));
+  value = g_strstrip (g_strdup (colon + 1));
+  where = g_strdup_printf ("front matter line %d: ", lineno);
   if (!*key)
     {
-      vf_set_error(error, VF_ERROR_INVALID, "front matter line %d has an empty key", lineno);
+      vf_set_error (error, VF_ERROR_INVALID, "front matter line %d has an empty key", lineno);
       return NULL;
     }
-  if (json_object_get(fm, key))
+  if (json_object_get (fm, key))
     {
-      vf_set_error(error, VF_ERROR_INVALID, "front matter line %d repeats the key \"%s\"", lineno,
-                   key);
+      vf_set_error (error, VF_ERROR_INVALID, "front matter line %d repeats the key \"%s\"", lineno,
+                    key);
       return NULL;
     }
-  if (strcmp(key, "prompt") == 0 || strcmp(key, "content") == 0)
+  if (strcmp (key, "prompt") == 0 || strcmp (key, "content") == 0)
     {
-      vf_set_error(error, VF_ERROR_INVALID,
-                   "%s\"%s\" cannot be set here: the prompt is the text after the front matter",
-                   where, key);
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "%s\"%s\" cannot be set here: the prompt is the text after the front matter",
+                    where, key);
       return NULL;
     }
 
-  v = front_matter_value(value, &empty);
+  v = front_matter_value (value, &empty);
   if (empty)
     {
-      vf_set_error(error, VF_ERROR_INVALID, "%s\"%s\" has no value", where, key);
+      vf_set_error (error, VF_ERROR_INVALID, "%s\"%s\" has no value", where, key);
       return NULL;
     }
 
   /* These three are strings whatever they look like. */
-  text = json_is_string(v) ? json_string_value(v) : value;
-  if (strcmp(key, "seconds") == 0)
+  text = json_is_string (v) ? json_string_value (v) : value;
+  if (strcmp (key, "seconds") == 0)
     {
-      g_autofree char *s = seconds_from_string(text);
+      g_autofree char *s = seconds_from_string (text);
       if (!s)
         {
-          set_bad_seconds(error, where, value);
+          set_bad_seconds (error, where, value);
           return NULL;
         }
-      json_decref(v);
-      v = json_string(s);
+      json_decref (v);
+      v = json_string (s);
     }
-  else if (strcmp(key, "size") == 0)
+  else if (strcmp (key, "size") == 0)
     {
       guint w, h;
-      if (!parse_size(text, &w, &h))
+      if (!parse_size (text, &w, &h))
         {
-          set_bad_size(error, where, value);
+          set_bad_size (error, where, value);
           return NULL;
         }
-      json_decref(v);
-      v = json_sprintf("%ux%u", w, h);
+      json_decref (v);
+      v = json_sprintf ("%ux%u", w, h);
     }
-  else if (strcmp(key, "model") == 0)
+  else if (strcmp (key, "model") == 0)
     {
       if (!*text)
         {
-          vf_set_error(error, VF_ERROR_INVALID, "%smodel must be a non-empty name", where);
+          vf_set_error (error, VF_ERROR_INVALID, "%smodel must be a non-empty name", where);
           return NULL;
         }
-      if (!json_is_string(v))
+      if (!json_is_string (v))
         {
-          json_decref(v);
-          v = json_string(value);
+          json_decref (v);
+          v = json_string (value);
         }
     }
-  json_object_set_new(fm, key, g_steal_pointer(&v));
+  json_object_set_new (fm, key, g_steal_pointer (&v));
   return fm;
 }
 
 static json_t *
-parse_txt(const char *text, gsize len, const VfPromptDefaults *defaults, GError **error)
+parse_txt (const char *text, gsize len, const VfPromptDefaults *defaults, GError **error)
 {
-  g_autoptr(json_t) fm = json_object();
+  g_autoptr (json_t) fm = json_object ();
   g_autofree char *prompt = NULL;
   const char *p = text, *end = text + len;
-  const char *nl = memchr(p, '\n', len);
+  const char *nl = memchr (p, '\n', len);
   json_t *body;
   const char *model;
   const char *key;
   json_t *value;
 
-  if (is_fence(p, (nl ? nl : end) - p))
+  if (is_fence (p, (nl ? nl : end) - p))
     {
       gboolean closed = FALSE;
       int lineno = 1;
@@ -442,23 +442,23 @@ parse_txt(const char *text, gsize len, const VfPromptDefaults *defaults, GError 
         {
           const char *line_end;
 
-          nl = memchr(p, '\n', end - p);
+          nl = memchr (p, '\n', end - p);
           line_end = nl ? nl : end;
           lineno++;
-          if (is_fence(p, line_end - p))
+          if (is_fence (p, line_end - p))
             {
               closed = TRUE;
               p = nl ? nl + 1 : end;
               break;
             }
-          if (!parse_front_matter_line(fm, p, line_end - p, lineno, error))
+          if (!parse_front_matter_line (fm, p, line_end - p, lineno, error))
             return NULL;
           p = nl ? nl + 1 : end;
         }
       if (!closed)
         {
-          vf_set_error(error, VF_ERROR_INVALID,
-                       "front matter is not closed (a line \"---\" must end it)");
+          vf_set_error (error, VF_ERROR_INVALID,
+                        "front matter is not closed (a line \"---\" must end it)");
           return NULL;
         }
     }
@@ -468,155 +468,155 @@ parse_txt(const char *text, gsize len, const VfPromptDefaults *defaults, GError 
     {
       const char *line_end;
 
-      nl = memchr(p, '\n', end - p);
+      nl = memchr (p, '\n', end - p);
       line_end = nl ? nl : end;
-      if (!is_blank(p, line_end - p))
+      if (!is_blank (p, line_end - p))
         break;
       p = nl ? nl + 1 : end;
     }
-  prompt = g_strchomp(g_strndup(p, end - p));
+  prompt = g_strchomp (g_strndup (p, end - p));
   if (!*prompt)
     {
-      vf_set_error(error, VF_ERROR_INVALID, "the prompt is empty");
+      vf_set_error (error, VF_ERROR_INVALID, "the prompt is empty");
       return NULL;
     }
 
-  body = json_object();
-  model = json_string_value(json_object_get(fm, "model"));
+  body = json_object ();
+  model = json_string_value (json_object_get (fm, "model"));
   if (!model)
     model = defaults->model;
-  json_object_set_new(body, "model", json_string(model));
-  json_object_set_new(body, "prompt", json_string(prompt));
-  value = json_object_get(fm, "seconds");
+  json_object_set_new (body, "model", json_string (model));
+  json_object_set_new (body, "prompt", json_string (prompt));
+  value = json_object_get (fm, "seconds");
   if (value)
-    json_object_set(body, "seconds", value);
-  else if (!is_seedance(model))
-    json_object_set_new(body, "seconds", json_string(defaults->seconds));
-  value = json_object_get(fm, "size");
+    json_object_set (body, "seconds", value);
+  else if (!is_seedance (model))
+    json_object_set_new (body, "seconds", json_string (defaults->seconds));
+  value = json_object_get (fm, "size");
   if (value)
-    json_object_set(body, "size", value);
-  else if (!is_seedance(model))
-    json_object_set_new(body, "size", json_string(defaults->size));
-  json_object_foreach(fm, key, value)
+    json_object_set (body, "size", value);
+  else if (!is_seedance (model))
+    json_object_set_new (body, "size", json_string (defaults->size));
+  json_object_foreach (fm, key, value)
   {
-    if (strcmp(key, "model") != 0 && strcmp(key, "seconds") != 0 && strcmp(key, "size") != 0)
-      json_object_set(body, key, value);
+    if (strcmp (key, "model") != 0 && strcmp (key, "seconds") != 0 && strcmp (key, "size") != 0)
+      json_object_set (body, key, value);
   }
   return body;
 }
 
 static gboolean
-has_text_item(json_t *content)
+has_text_item (json_t *content)
 {
   size_t i;
   json_t *item;
 
-  if (!json_is_array(content))
+  if (!json_is_array (content))
     return FALSE;
-  json_array_foreach(content, i, item)
+  json_array_foreach (content, i, item)
   {
-    json_t *type = json_object_get(item, "type");
-    if (json_is_string(type) && strcmp(json_string_value(type), "text") == 0
-        && json_is_string(json_object_get(item, "text")))
+    json_t *type = json_object_get (item, "type");
+    if (json_is_string (type) && strcmp (json_string_value (type), "text") == 0
+        && json_is_string (json_object_get (item, "text")))
       return TRUE;
   }
   return FALSE;
 }
 
 static json_t *
-parse_json(const char *text, gsize len, const VfPromptDefaults *defaults, GError **error)
+parse_json (const char *text, gsize len, const VfPromptDefaults *defaults, GError **error)
 {
-  g_autoptr(json_t) body = NULL;
+  g_autoptr (json_t) body = NULL;
   json_error_t jerr;
   json_t *model, *seconds, *size, *prompt, *content;
   const char *model_name;
 
-  body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  body = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!body)
     {
-      vf_set_error(error, VF_ERROR_INVALID, "invalid JSON at line %d, column %d: %s", jerr.line,
-                   jerr.column, jerr.text);
+      vf_set_error (error, VF_ERROR_INVALID, "invalid JSON at line %d, column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
       return NULL;
     }
-  if (!json_is_object(body))
+  if (!json_is_object (body))
     {
-      vf_set_error(error, VF_ERROR_INVALID, "the request body must be a JSON object");
+      vf_set_error (error, VF_ERROR_INVALID, "the request body must be a JSON object");
       return NULL;
     }
 
-  content = json_object_get(body, "content");
-  prompt = json_object_get(body, "prompt");
+  content = json_object_get (body, "content");
+  prompt = json_object_get (body, "prompt");
   if (content)
     {
-      if (!has_text_item(content))
+      if (!has_text_item (content))
         {
-          vf_set_error(error, VF_ERROR_INVALID,
-                       "\"content\" must be an array with a {\"type\": \"text\"} item");
+          vf_set_error (error, VF_ERROR_INVALID,
+                        "\"content\" must be an array with a {\"type\": \"text\"} item");
           return NULL;
         }
     }
-  else if (!json_is_string(prompt))
+  else if (!json_is_string (prompt))
     {
-      vf_set_error(error, VF_ERROR_INVALID, "the request body needs a \"prompt\" string");
+      vf_set_error (error, VF_ERROR_INVALID, "the request body needs a \"prompt\" string");
       return NULL;
     }
-  else if (is_blank(json_string_value(prompt), json_string_length(prompt)))
+  else if (is_blank (json_string_value (prompt), json_string_length (prompt)))
     {
-      vf_set_error(error, VF_ERROR_INVALID, "the prompt is empty");
+      vf_set_error (error, VF_ERROR_INVALID, "the prompt is empty");
       return NULL;
     }
 
-  model = json_object_get(body, "model");
-  if (model && (!json_is_string(model) || json_string_length(model) == 0))
+  model = json_object_get (body, "model");
+  if (model && (!json_is_string (model) || json_string_length (model) == 0))
     {
-      vf_set_error(error, VF_ERROR_INVALID, "\"model\" must be a non-empty string");
+      vf_set_error (error, VF_ERROR_INVALID, "\"model\" must be a non-empty string");
       return NULL;
     }
-  seconds = json_object_get(body, "seconds");
+  seconds = json_object_get (body, "seconds");
   if (seconds)
     {
-      g_autofree char *s = seconds_from_json(seconds);
+      g_autofree char *s = seconds_from_json (seconds);
       if (!s)
         {
-          g_autofree char *d = describe(seconds);
-          set_bad_seconds(error, "", d);
+          g_autofree char *d = describe (seconds);
+          set_bad_seconds (error, "", d);
           return NULL;
         }
-      json_object_set_new(body, "seconds", json_string(s));
+      json_object_set_new (body, "seconds", json_string (s));
     }
-  size = json_object_get(body, "size");
+  size = json_object_get (body, "size");
   if (size)
     {
       guint w, h;
-      if (!parse_size(json_string_value(size), &w, &h))
+      if (!parse_size (json_string_value (size), &w, &h))
         {
-          g_autofree char *d = describe(size);
-          set_bad_size(error, "", d);
+          g_autofree char *d = describe (size);
+          set_bad_size (error, "", d);
           return NULL;
         }
     }
 
   if (!model)
-    json_object_set_new(body, "model", json_string(defaults->model));
-  model_name = json_string_value(json_object_get(body, "model"));
-  if (!content && !is_seedance(model_name))
+    json_object_set_new (body, "model", json_string (defaults->model));
+  model_name = json_string_value (json_object_get (body, "model"));
+  if (!content && !is_seedance (model_name))
     {
       if (!seconds)
-        json_object_set_new(body, "seconds", json_string(defaults->seconds));
+        json_object_set_new (body, "seconds", json_string (defaults->seconds));
       if (!size)
-        json_object_set_new(body, "size", json_string(defaults->size));
+        json_object_set_new (body, "size", json_string (defaults->size));
     }
-  return g_steal_pointer(&body);
+  return g_steal_pointer (&body);
 }
 
 json_t *
-vf_prompt_parse(const char *data, gsize len, gboolean is_json, const VfPromptDefaults *defaults,
-                GError **error)
+vf_prompt_parse (const char *data, gsize len, gboolean is_json, const VfPromptDefaults *defaults,
+                 GError **error)
 {
   VfPromptDefaults d = { "sora-2", "4", "720x1280" };
   gsize where;
 
-  g_return_val_if_fail(data != NULL || len == 0, NULL);
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
 
   if (defaults)
     {
@@ -630,35 +630,35 @@ vf_prompt_parse(const char *data, gsize len, gboolean is_json, const VfPromptDef
 
   if (len > VF_PROMPT_MAX)
     {
-      set_too_large(error);
+      set_too_large (error);
       return NULL;
     }
-  switch (scan_utf8((const guint8 *)data, len, &where))
+  switch (scan_utf8 ((const guint8 *)data, len, &where))
     {
     case SCAN_NUL:
-      vf_set_error(error, VF_ERROR_INVALID, "prompt contains a NUL byte at offset %" G_GSIZE_FORMAT,
-                   where);
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "prompt contains a NUL byte at offset %" G_GSIZE_FORMAT, where);
       return NULL;
     case SCAN_BAD:
     case SCAN_INCOMPLETE:
-      vf_set_error(error, VF_ERROR_INVALID, "invalid UTF-8 at offset %" G_GSIZE_FORMAT, where);
+      vf_set_error (error, VF_ERROR_INVALID, "invalid UTF-8 at offset %" G_GSIZE_FORMAT, where);
       return NULL;
     case SCAN_OK:
       break;
     }
 
   /* Editors on some systems start UTF-8 files with a byte-order mark. */
-  if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
     {
       data += 3;
       len -= 3;
     }
 
-  return is_json ? parse_json(data, len, &d, error) : parse_txt(data, len, &d, error);
+  return is_json ? parse_json (data, len, &d, error) : parse_txt (data, len, &d, error);
 }
 
 static guint
-gcd(guint a, guint b)
+gcd (guint a, guint b)
 {
   while (b)
     {
@@ -670,45 +670,46 @@ gcd(guint a, guint b)
 }
 
 json_t *
-vf_prompt_to_ark(json_t *body)
+vf_prompt_to_ark (json_t *body)
 {
-  g_autoptr(GString) text = NULL;
+  g_autoptr (GString) text = NULL;
   json_t *ark, *item, *seconds, *model, *value;
   const char *key;
   guint w, h;
 
-  g_return_val_if_fail(json_is_object(body), NULL);
+  g_return_val_if_fail (json_is_object (body), NULL);
 
-  if (json_object_get(body, "content"))
-    return json_deep_copy(body);
+  if (json_object_get (body, "content"))
+    return json_deep_copy (body);
 
-  text = g_string_new(json_string_value(json_object_get(body, "prompt")));
-  seconds = json_object_get(body, "seconds");
-  if (json_is_string(seconds))
-    g_string_append_printf(text, " --duration %s", json_string_value(seconds));
-  else if (json_is_integer(seconds))
-    g_string_append_printf(text, " --duration %" JSON_INTEGER_FORMAT, json_integer_value(seconds));
-  if (parse_size(json_string_value(json_object_get(body, "size")), &w, &h))
+  text = g_string_new (json_string_value (json_object_get (body, "prompt")));
+  seconds = json_object_get (body, "seconds");
+  if (json_is_string (seconds))
+    g_string_append_printf (text, " --duration %s", json_string_value (seconds));
+  else if (json_is_integer (seconds))
+    g_string_append_printf (text, " --duration %" JSON_INTEGER_FORMAT,
+                            json_integer_value (seconds));
+  if (parse_size (json_string_value (json_object_get (body, "size")), &w, &h))
     {
-      guint g = gcd(w, h);
-      guint side = MIN(w, h);
+      guint g = gcd (w, h);
+      guint side = MIN (w, h);
 
-      g_string_append_printf(text, " --ratio %u:%u", w / g, h / g);
+      g_string_append_printf (text, " --ratio %u:%u", w / g, h / g);
       if (side == 480 || side == 720 || side == 1080)
-        g_string_append_printf(text, " --resolution %up", side);
+        g_string_append_printf (text, " --resolution %up", side);
     }
 
-  ark = json_object();
-  model = json_object_get(body, "model");
+  ark = json_object ();
+  model = json_object_get (body, "model");
   if (model)
-    json_object_set_new(ark, "model", json_deep_copy(model));
-  item = json_pack("{s:s, s:s%}", "type", "text", "text", text->str, text->len);
-  json_object_set_new(ark, "content", json_pack("[o]", item));
-  json_object_foreach(body, key, value)
+    json_object_set_new (ark, "model", json_deep_copy (model));
+  item = json_pack ("{s:s, s:s%}", "type", "text", "text", text->str, text->len);
+  json_object_set_new (ark, "content", json_pack ("[o]", item));
+  json_object_foreach (body, key, value)
   {
-    if (strcmp(key, "model") != 0 && strcmp(key, "prompt") != 0 && strcmp(key, "seconds") != 0
-        && strcmp(key, "size") != 0)
-      json_object_set_new(ark, key, json_deep_copy(value));
+    if (strcmp (key, "model") != 0 && strcmp (key, "prompt") != 0 && strcmp (key, "seconds") != 0
+        && strcmp (key, "size") != 0)
+      json_object_set_new (ark, key, json_deep_copy (value));
   }
   return ark;
 }

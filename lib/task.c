@@ -15,9 +15,9 @@
 #define VF_ERROR_BODY_JSON_MAX (1024 * 1024)
 
 VfTask *
-vf_task_new(void)
+vf_task_new (void)
 {
-  VfTask *task = g_new0(VfTask, 1);
+  VfTask *task = g_new0 (VfTask, 1);
 
   task->protocol = VF_PROTO_OPENAI;
   task->state = VF_STATE_UNKNOWN;
@@ -27,92 +27,92 @@ vf_task_new(void)
 }
 
 VfTask *
-vf_task_copy(const VfTask *task)
+vf_task_copy (const VfTask *task)
 {
   VfTask *copy;
 
   if (!task)
     return NULL;
-  copy = vf_task_new();
-  copy->id = g_strdup(task->id);
+  copy = vf_task_new ();
+  copy->id = g_strdup (task->id);
   copy->protocol = task->protocol;
   copy->state = task->state;
-  copy->state_word = g_strdup(task->state_word);
+  copy->state_word = g_strdup (task->state_word);
   copy->progress = task->progress;
-  copy->model = g_strdup(task->model);
-  copy->prompt = g_strdup(task->prompt);
-  copy->seconds = g_strdup(task->seconds);
-  copy->size = g_strdup(task->size);
-  copy->remixed_from = g_strdup(task->remixed_from);
+  copy->model = g_strdup (task->model);
+  copy->prompt = g_strdup (task->prompt);
+  copy->seconds = g_strdup (task->seconds);
+  copy->size = g_strdup (task->size);
+  copy->remixed_from = g_strdup (task->remixed_from);
   copy->created_at = task->created_at;
   copy->completed_at = task->completed_at;
   copy->expires_at = task->expires_at;
-  copy->error_code = g_strdup(task->error_code);
-  copy->error_message = g_strdup(task->error_message);
-  copy->video_url = g_strdup(task->video_url);
-  copy->last_frame_url = g_strdup(task->last_frame_url);
+  copy->error_code = g_strdup (task->error_code);
+  copy->error_message = g_strdup (task->error_message);
+  copy->video_url = g_strdup (task->video_url);
+  copy->last_frame_url = g_strdup (task->last_frame_url);
   copy->poll_after_ms = task->poll_after_ms;
   /* A deep copy, so that copies handed to other threads share nothing. */
-  copy->raw = task->raw ? json_deep_copy(task->raw) : NULL;
+  copy->raw = task->raw ? json_deep_copy (task->raw) : NULL;
   return copy;
 }
 
 void
-vf_task_free(VfTask *task)
+vf_task_free (VfTask *task)
 {
   if (!task)
     return;
-  g_free(task->id);
-  g_free(task->state_word);
-  g_free(task->model);
-  g_free(task->prompt);
-  g_free(task->seconds);
-  g_free(task->size);
-  g_free(task->remixed_from);
-  g_free(task->error_code);
-  g_free(task->error_message);
-  g_free(task->video_url);
-  g_free(task->last_frame_url);
+  g_free (task->id);
+  g_free (task->state_word);
+  g_free (task->model);
+  g_free (task->prompt);
+  g_free (task->seconds);
+  g_free (task->size);
+  g_free (task->remixed_from);
+  g_free (task->error_code);
+  g_free (task->error_message);
+  g_free (task->video_url);
+  g_free (task->last_frame_url);
   if (task->raw)
-    json_decref(task->raw);
-  g_free(task);
+    json_decref (task->raw);
+  g_free (task);
 }
 
 VfState
-vf_state_from_openai(const char *word)
+vf_state_from_openai (const char *word)
 {
   if (!word)
     return VF_STATE_UNKNOWN;
-  if (g_ascii_strcasecmp(word, "queued") == 0 || g_ascii_strcasecmp(word, "pending") == 0)
+  if (g_ascii_strcasecmp (word, "queued") == 0 || g_ascii_strcasecmp (word, "pending") == 0)
     return VF_STATE_QUEUED;
-  if (g_ascii_strcasecmp(word, "in_progress") == 0 || g_ascii_strcasecmp(word, "processing") == 0)
+  if (g_ascii_strcasecmp (word, "in_progress") == 0 || g_ascii_strcasecmp (word, "processing") == 0)
     return VF_STATE_IN_PROGRESS;
-  if (g_ascii_strcasecmp(word, "completed") == 0)
+  if (g_ascii_strcasecmp (word, "completed") == 0)
     return VF_STATE_COMPLETED;
-  if (g_ascii_strcasecmp(word, "failed") == 0)
+  if (g_ascii_strcasecmp (word, "failed") == 0)
     return VF_STATE_FAILED;
   return VF_STATE_UNKNOWN;
 }
 
 VfState
-vf_state_from_ark(const char *word)
+vf_state_from_ark (const char *word)
 {
   if (!word)
     return VF_STATE_UNKNOWN;
-  if (g_ascii_strcasecmp(word, "queued") == 0)
+  if (g_ascii_strcasecmp (word, "queued") == 0)
     return VF_STATE_QUEUED;
-  if (g_ascii_strcasecmp(word, "running") == 0)
+  if (g_ascii_strcasecmp (word, "running") == 0)
     return VF_STATE_IN_PROGRESS;
-  if (g_ascii_strcasecmp(word, "succeeded") == 0)
+  if (g_ascii_strcasecmp (word, "succeeded") == 0)
     return VF_STATE_COMPLETED;
-  if (g_ascii_strcasecmp(word, "failed") == 0 || g_ascii_strcasecmp(word, "cancelled") == 0
-      || g_ascii_strcasecmp(word, "expired") == 0)
+  if (g_ascii_strcasecmp (word, "failed") == 0 || g_ascii_strcasecmp (word, "cancelled") == 0
+      || g_ascii_strcasecmp (word, "expired") == 0)
     return VF_STATE_FAILED;
   return VF_STATE_UNKNOWN;
 }
 
 const char *
-vf_state_name(VfState state)
+vf_state_name (VfState state)
 {
   switch (state)
     {
@@ -132,7 +132,7 @@ vf_state_name(VfState state)
 
 /* Seconds from a number that may be seconds or milliseconds. */
 static gint64
-seconds_from_integer(gint64 value)
+seconds_from_integer (gint64 value)
 {
   if (value <= 0)
     return 0;
@@ -140,7 +140,7 @@ seconds_from_integer(gint64 value)
 }
 
 static gint64
-seconds_from_double(double value)
+seconds_from_double (double value)
 {
   /* Also keeps the cast below defined. */
   if (!(value > 0 && value < 1e18))
@@ -151,163 +151,163 @@ seconds_from_double(double value)
 }
 
 static gint64
-seconds_from_string(const char *text)
+seconds_from_string (const char *text)
 {
-  g_autofree char *trimmed = g_strstrip(g_strdup(text));
+  g_autofree char *trimmed = g_strstrip (g_strdup (text));
   char *end = NULL;
   double value;
 
   if (!*trimmed)
     return 0;
-  if (g_ascii_isdigit(trimmed[0]))
+  if (g_ascii_isdigit (trimmed[0]))
     {
       gint64 whole;
 
       errno = 0;
-      whole = g_ascii_strtoll(trimmed, &end, 10);
+      whole = g_ascii_strtoll (trimmed, &end, 10);
       if (errno == 0 && *end == '\0')
-        return seconds_from_integer(whole);
+        return seconds_from_integer (whole);
       errno = 0;
-      value = g_ascii_strtod(trimmed, &end);
+      value = g_ascii_strtod (trimmed, &end);
       if (errno == 0 && *end == '\0')
-        return seconds_from_double(value);
+        return seconds_from_double (value);
     }
 
   /* Some proxies send dates; GLib reads ISO 8601 with a time zone. */
   {
-    g_autoptr(GDateTime) date = g_date_time_new_from_iso8601(trimmed, NULL);
+    g_autoptr (GDateTime) date = g_date_time_new_from_iso8601 (trimmed, NULL);
 
     if (date)
-      return MAX(g_date_time_to_unix(date), 0);
+      return MAX (g_date_time_to_unix (date), 0);
   }
   return 0;
 }
 
 gint64
-vf_time_to_seconds(const json_t *value)
+vf_time_to_seconds (const json_t *value)
 {
   if (!value)
     return 0;
-  if (json_is_integer(value))
-    return seconds_from_integer(json_integer_value(value));
-  if (json_is_real(value))
-    return seconds_from_double(json_real_value(value));
-  if (json_is_string(value))
-    return seconds_from_string(json_string_value(value));
+  if (json_is_integer (value))
+    return seconds_from_integer (json_integer_value (value));
+  if (json_is_real (value))
+    return seconds_from_double (json_real_value (value));
+  if (json_is_string (value))
+    return seconds_from_string (json_string_value (value));
   return 0;
 }
 
 /* At most VF_ID_SHOWN_MAX printable ASCII characters, for messages and logs:
  * the id may be anything the server sent. */
 static char *
-id_for_message(const char *id)
+id_for_message (const char *id)
 {
-  GString *shown = g_string_new(NULL);
+  GString *shown = g_string_new (NULL);
   gsize cut = 0;
   const guchar *p;
 
   for (p = (const guchar *)id; *p; p++)
     {
       if (*p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"')
-        g_string_append_c(shown, (char)*p);
+        g_string_append_c (shown, (char)*p);
       else
-        g_string_append_printf(shown, "\\x%02x", *p);
+        g_string_append_printf (shown, "\\x%02x", *p);
       if (shown->len <= VF_ID_SHOWN_MAX - 3)
         cut = shown->len;
       if (shown->len > VF_ID_SHOWN_MAX)
         {
-          g_string_truncate(shown, cut);
-          g_string_append(shown, "...");
+          g_string_truncate (shown, cut);
+          g_string_append (shown, "...");
           break;
         }
     }
-  return g_string_free(shown, FALSE);
+  return g_string_free (shown, FALSE);
 }
 
 static gboolean
-has_control_char(const char *text)
+has_control_char (const char *text)
 {
   const char *p;
 
-  for (p = text; *p; p = g_utf8_next_char(p))
-    if (g_unichar_iscntrl(g_utf8_get_char(p)))
+  for (p = text; *p; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
       return TRUE;
   return FALSE;
 }
 
 gboolean
-vf_id_check(const char *id, GError **error)
+vf_id_check (const char *id, GError **error)
 {
   const char *why = NULL;
   g_autofree char *shown = NULL;
 
   if (!id || !*id)
     {
-      vf_set_error(error, VF_ERROR_BAD_ID, "unfit task id \"\": empty");
+      vf_set_error (error, VF_ERROR_BAD_ID, "unfit task id \"\": empty");
       return FALSE;
     }
-  if (strlen(id) > VF_ID_MAX)
+  if (strlen (id) > VF_ID_MAX)
     why = "longer than 200 bytes";
-  else if (!g_utf8_validate(id, -1, NULL))
+  else if (!g_utf8_validate (id, -1, NULL))
     why = "not valid UTF-8";
-  else if (strchr(id, '/'))
+  else if (strchr (id, '/'))
     why = "contains '/'";
-  else if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+  else if (strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
     why = "a special directory name";
-  else if (has_control_char(id))
+  else if (has_control_char (id))
     why = "contains control characters";
   if (!why)
     return TRUE;
 
-  shown = id_for_message(id);
-  vf_set_error(error, VF_ERROR_BAD_ID, "unfit task id \"%s\": %s", shown, why);
+  shown = id_for_message (id);
+  vf_set_error (error, VF_ERROR_BAD_ID, "unfit task id \"%s\": %s", shown, why);
   return FALSE;
 }
 
 /* A member that is a non-empty string, or NULL. */
 static const char *
-get_string(const json_t *object, const char *key)
+get_string (const json_t *object, const char *key)
 {
-  const char *value = json_string_value(json_object_get(object, key));
+  const char *value = json_string_value (json_object_get (object, key));
 
   return value && *value ? value : NULL;
 }
 
 /* A string, or a number written as one; NULL for anything else. */
 static char *
-dup_scalar(const json_t *value)
+dup_scalar (const json_t *value)
 {
-  if (json_is_string(value))
-    return *json_string_value(value) ? g_strdup(json_string_value(value)) : NULL;
-  if (json_is_integer(value))
-    return g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(value));
-  if (json_is_real(value))
+  if (json_is_string (value))
+    return *json_string_value (value) ? g_strdup (json_string_value (value)) : NULL;
+  if (json_is_integer (value))
+    return g_strdup_printf ("%" JSON_INTEGER_FORMAT, json_integer_value (value));
+  if (json_is_real (value))
     {
-      double real = json_real_value(value);
+      double real = json_real_value (value);
       char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
-      if (real == floor(real) && fabs(real) < 1e15)
-        return g_strdup_printf("%" G_GINT64_FORMAT, (gint64)real);
-      return g_strdup(g_ascii_dtostr(buffer, sizeof buffer, real));
+      if (real == floor (real) && fabs (real) < 1e15)
+        return g_strdup_printf ("%" G_GINT64_FORMAT, (gint64)real);
+      return g_strdup (g_ascii_dtostr (buffer, sizeof buffer, real));
     }
   return NULL;
 }
 
 static int
-progress_from_json(const json_t *value)
+progress_from_json (const json_t *value)
 {
   double progress;
 
-  if (json_is_integer(value))
-    progress = (double)json_integer_value(value);
-  else if (json_is_real(value))
-    progress = json_real_value(value);
-  else if (json_is_string(value))
+  if (json_is_integer (value))
+    progress = (double)json_integer_value (value);
+  else if (json_is_real (value))
+    progress = json_real_value (value);
+  else if (json_is_string (value))
     {
       char *end = NULL;
-      const char *text = json_string_value(value);
+      const char *text = json_string_value (value);
 
-      progress = g_ascii_strtod(text, &end);
+      progress = g_ascii_strtod (text, &end);
       if (end == text || *end != '\0')
         return -1;
     }
@@ -320,133 +320,133 @@ progress_from_json(const json_t *value)
 }
 
 static void
-read_error_object(VfTask *task, const json_t *object)
+read_error_object (VfTask *task, const json_t *object)
 {
-  const json_t *error = json_object_get(object, "error");
+  const json_t *error = json_object_get (object, "error");
 
-  if (!json_is_object(error))
+  if (!json_is_object (error))
     return;
-  task->error_code = dup_scalar(json_object_get(error, "code"));
-  task->error_message = g_strdup(get_string(error, "message"));
+  task->error_code = dup_scalar (json_object_get (error, "code"));
+  task->error_message = g_strdup (get_string (error, "message"));
 }
 
 /* The common part: the object, its id, and the raw reference. */
 static VfTask *
-task_begin(json_t *object, VfProtocol protocol, GError **error)
+task_begin (json_t *object, VfProtocol protocol, GError **error)
 {
   json_t *id_value;
   const char *id;
   VfTask *task;
 
-  if (!json_is_object(object))
+  if (!json_is_object (object))
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "task is not a JSON object");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "task is not a JSON object");
       return NULL;
     }
-  id_value = json_object_get(object, "id");
-  id = json_string_value(id_value);
+  id_value = json_object_get (object, "id");
+  id = json_string_value (id_value);
   if (!id)
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "task has no id");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "task has no id");
       return NULL;
     }
   /* An id with an embedded NUL would read as a shorter, different id. */
-  if (strlen(id) != json_string_length(id_value))
+  if (strlen (id) != json_string_length (id_value))
     {
-      vf_set_error(error, VF_ERROR_BAD_ID, "task id contains a NUL byte");
+      vf_set_error (error, VF_ERROR_BAD_ID, "task id contains a NUL byte");
       return NULL;
     }
-  if (!vf_id_check(id, error))
+  if (!vf_id_check (id, error))
     return NULL;
 
-  task = vf_task_new();
-  task->id = g_strdup(id);
+  task = vf_task_new ();
+  task->id = g_strdup (id);
   task->protocol = protocol;
-  task->raw = json_incref(object);
+  task->raw = json_incref (object);
   return task;
 }
 
 VfTask *
-vf_task_from_openai(json_t *object, GError **error)
+vf_task_from_openai (json_t *object, GError **error)
 {
-  VfTask *task = task_begin(object, VF_PROTO_OPENAI, error);
+  VfTask *task = task_begin (object, VF_PROTO_OPENAI, error);
 
   if (!task)
     return NULL;
-  task->state_word = g_strdup(json_string_value(json_object_get(object, "status")));
-  task->state = vf_state_from_openai(task->state_word);
-  task->progress = progress_from_json(json_object_get(object, "progress"));
-  task->model = g_strdup(get_string(object, "model"));
-  task->prompt = g_strdup(get_string(object, "prompt"));
-  task->seconds = dup_scalar(json_object_get(object, "seconds"));
-  task->size = g_strdup(get_string(object, "size"));
-  task->remixed_from = g_strdup(get_string(object, "remixed_from_video_id"));
-  task->created_at = vf_time_to_seconds(json_object_get(object, "created_at"));
-  task->completed_at = vf_time_to_seconds(json_object_get(object, "completed_at"));
-  task->expires_at = vf_time_to_seconds(json_object_get(object, "expires_at"));
-  read_error_object(task, object);
+  task->state_word = g_strdup (json_string_value (json_object_get (object, "status")));
+  task->state = vf_state_from_openai (task->state_word);
+  task->progress = progress_from_json (json_object_get (object, "progress"));
+  task->model = g_strdup (get_string (object, "model"));
+  task->prompt = g_strdup (get_string (object, "prompt"));
+  task->seconds = dup_scalar (json_object_get (object, "seconds"));
+  task->size = g_strdup (get_string (object, "size"));
+  task->remixed_from = g_strdup (get_string (object, "remixed_from_video_id"));
+  task->created_at = vf_time_to_seconds (json_object_get (object, "created_at"));
+  task->completed_at = vf_time_to_seconds (json_object_get (object, "completed_at"));
+  task->expires_at = vf_time_to_seconds (json_object_get (object, "expires_at"));
+  read_error_object (task, object);
   return task;
 }
 
 /* The text of the first text item of an Ark request's content list. */
 static const char *
-ark_prompt(const json_t *object)
+ark_prompt (const json_t *object)
 {
-  const json_t *content = json_object_get(object, "content");
+  const json_t *content = json_object_get (object, "content");
   const json_t *item;
   size_t i;
 
-  if (!json_is_array(content))
+  if (!json_is_array (content))
     return NULL;
-  json_array_foreach(content, i, item)
+  json_array_foreach (content, i, item)
   {
-    const char *type = json_string_value(json_object_get(item, "type"));
+    const char *type = json_string_value (json_object_get (item, "type"));
 
-    if (g_strcmp0(type, "text") == 0 && get_string(item, "text"))
-      return get_string(item, "text");
+    if (g_strcmp0 (type, "text") == 0 && get_string (item, "text"))
+      return get_string (item, "text");
   }
   return NULL;
 }
 
 VfTask *
-vf_task_from_ark(json_t *object, GError **error)
+vf_task_from_ark (json_t *object, GError **error)
 {
-  VfTask *task = task_begin(object, VF_PROTO_ARK, error);
+  VfTask *task = task_begin (object, VF_PROTO_ARK, error);
   const json_t *content;
   const json_t *progress;
   gint64 updated_at;
 
   if (!task)
     return NULL;
-  task->state_word = g_strdup(json_string_value(json_object_get(object, "status")));
-  task->state = vf_state_from_ark(task->state_word);
-  task->model = g_strdup(get_string(object, "model"));
-  task->prompt = g_strdup(ark_prompt(object));
-  task->seconds = dup_scalar(json_object_get(object, "duration"));
-  task->created_at = vf_time_to_seconds(json_object_get(object, "created_at"));
-  task->expires_at = vf_time_to_seconds(json_object_get(object, "expires_at"));
-  updated_at = vf_time_to_seconds(json_object_get(object, "updated_at"));
+  task->state_word = g_strdup (json_string_value (json_object_get (object, "status")));
+  task->state = vf_state_from_ark (task->state_word);
+  task->model = g_strdup (get_string (object, "model"));
+  task->prompt = g_strdup (ark_prompt (object));
+  task->seconds = dup_scalar (json_object_get (object, "duration"));
+  task->created_at = vf_time_to_seconds (json_object_get (object, "created_at"));
+  task->expires_at = vf_time_to_seconds (json_object_get (object, "expires_at"));
+  updated_at = vf_time_to_seconds (json_object_get (object, "updated_at"));
   if (task->state == VF_STATE_COMPLETED)
     task->completed_at = updated_at;
 
-  content = json_object_get(object, "content");
-  if (json_is_object(content))
+  content = json_object_get (object, "content");
+  if (json_is_object (content))
     {
-      task->video_url = g_strdup(get_string(content, "video_url"));
-      task->last_frame_url = g_strdup(get_string(content, "last_frame_url"));
+      task->video_url = g_strdup (get_string (content, "video_url"));
+      task->last_frame_url = g_strdup (get_string (content, "last_frame_url"));
     }
 
-  read_error_object(task, object);
+  read_error_object (task, object);
   /* Both end as failures; the word says why when the server did not. */
   if (!task->error_code && task->state_word
-      && (g_ascii_strcasecmp(task->state_word, "cancelled") == 0
-          || g_ascii_strcasecmp(task->state_word, "expired") == 0))
-    task->error_code = g_ascii_strdown(task->state_word, -1);
+      && (g_ascii_strcasecmp (task->state_word, "cancelled") == 0
+          || g_ascii_strcasecmp (task->state_word, "expired") == 0))
+    task->error_code = g_ascii_strdown (task->state_word, -1);
 
   /* Ark reports no progress; a reseller that does wins. */
-  progress = json_object_get(object, "progress");
-  if (json_is_number(progress) || json_is_string(progress))
-    task->progress = progress_from_json(progress);
+  progress = json_object_get (object, "progress");
+  if (json_is_number (progress) || json_is_string (progress))
+    task->progress = progress_from_json (progress);
   else if (task->state == VF_STATE_QUEUED)
     task->progress = 0;
   else if (task->state == VF_STATE_COMPLETED)
@@ -457,132 +457,132 @@ vf_task_from_ark(json_t *object, GError **error)
 }
 
 void
-vf_task_page_free(VfTaskPage *page)
+vf_task_page_free (VfTaskPage *page)
 {
   if (!page)
     return;
   if (page->tasks)
-    g_ptr_array_unref(page->tasks);
-  g_free(page->next_cursor);
-  g_free(page);
+    g_ptr_array_unref (page->tasks);
+  g_free (page->next_cursor);
+  g_free (page);
 }
 
 static VfTaskPage *
-page_new(void)
+page_new (void)
 {
-  VfTaskPage *page = g_new0(VfTaskPage, 1);
+  VfTaskPage *page = g_new0 (VfTaskPage, 1);
 
-  page->tasks = g_ptr_array_new_with_free_func((GDestroyNotify)vf_task_free);
+  page->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
   page->total = -1;
   return page;
 }
 
-typedef VfTask *(*TaskParser)(json_t *object, GError **error);
+typedef VfTask *(*TaskParser) (json_t *object, GError **error);
 
 /* Adds the tasks of a list; an entry that cannot be a task is logged and
  * left out, so that one hostile entry cannot hide the others. */
 static void
-page_add_tasks(VfTaskPage *page, json_t *list, TaskParser parse)
+page_add_tasks (VfTaskPage *page, json_t *list, TaskParser parse)
 {
   json_t *item;
   size_t i;
 
-  json_array_foreach(list, i, item)
+  json_array_foreach (list, i, item)
   {
-    g_autoptr(GError) local_error = NULL;
-    VfTask *task = parse(item, &local_error);
+    g_autoptr (GError) local_error = NULL;
+    VfTask *task = parse (item, &local_error);
 
     if (!task)
       {
-        g_message("list entry %zu skipped: %s", i, local_error->message);
+        g_message ("list entry %zu skipped: %s", i, local_error->message);
         continue;
       }
-    g_ptr_array_add(page->tasks, task);
+    g_ptr_array_add (page->tasks, task);
   }
 }
 
 VfTaskPage *
-vf_task_page_from_openai(json_t *object, GError **error)
+vf_task_page_from_openai (json_t *object, GError **error)
 {
-  g_autoptr(VfTaskPage) page = NULL;
+  g_autoptr (VfTaskPage) page = NULL;
   json_t *data;
   const char *cursor;
 
-  if (!json_is_object(object))
+  if (!json_is_object (object))
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "list answer is not a JSON object");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "list answer is not a JSON object");
       return NULL;
     }
-  data = json_object_get(object, "data");
-  if (!json_is_array(data))
+  data = json_object_get (object, "data");
+  if (!json_is_array (data))
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "list answer has no data array");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "list answer has no data array");
       return NULL;
     }
 
-  page = page_new();
-  page_add_tasks(page, data, vf_task_from_openai);
-  page->has_more = json_is_true(json_object_get(object, "has_more"));
+  page = page_new ();
+  page_add_tasks (page, data, vf_task_from_openai);
+  page->has_more = json_is_true (json_object_get (object, "has_more"));
   if (!page->has_more)
-    return g_steal_pointer(&page);
+    return g_steal_pointer (&page);
 
   /* The cursor is the last id the server sent, whether or not its entry was
    * fit to show; without one there is no way on. */
-  cursor = json_string_value(json_object_get(object, "last_id"));
-  if (!cursor && json_array_size(data) > 0)
-    cursor
-        = json_string_value(json_object_get(json_array_get(data, json_array_size(data) - 1), "id"));
+  cursor = json_string_value (json_object_get (object, "last_id"));
+  if (!cursor && json_array_size (data) > 0)
+    cursor = json_string_value (
+        json_object_get (json_array_get (data, json_array_size (data) - 1), "id"));
   if (cursor && *cursor)
-    page->next_cursor = g_strdup(cursor);
+    page->next_cursor = g_strdup (cursor);
   else
     {
-      g_message("list answer says has_more but gives no last id; stopping there");
+      g_message ("list answer says has_more but gives no last id; stopping there");
       page->has_more = FALSE;
     }
-  return g_steal_pointer(&page);
+  return g_steal_pointer (&page);
 }
 
 VfTaskPage *
-vf_task_page_from_ark(json_t *object, int page_num, int page_size, GError **error)
+vf_task_page_from_ark (json_t *object, int page_num, int page_size, GError **error)
 {
-  g_autoptr(VfTaskPage) page = NULL;
+  g_autoptr (VfTaskPage) page = NULL;
   json_t *items;
   json_t *total;
 
-  if (!json_is_object(object))
+  if (!json_is_object (object))
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "list answer is not a JSON object");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "list answer is not a JSON object");
       return NULL;
     }
-  items = json_object_get(object, "items");
-  if (items && !json_is_array(items) && !json_is_null(items))
+  items = json_object_get (object, "items");
+  if (items && !json_is_array (items) && !json_is_null (items))
     {
-      vf_set_error(error, VF_ERROR_PROTOCOL, "list answer's items is not an array");
+      vf_set_error (error, VF_ERROR_PROTOCOL, "list answer's items is not an array");
       return NULL;
     }
 
-  page = page_new();
-  if (json_is_array(items))
-    page_add_tasks(page, items, vf_task_from_ark);
+  page = page_new ();
+  if (json_is_array (items))
+    page_add_tasks (page, items, vf_task_from_ark);
 
-  total = json_object_get(object, "total");
-  if (json_is_integer(total) && json_integer_value(total) >= 0)
+  total = json_object_get (object, "total");
+  if (json_is_integer (total) && json_integer_value (total) >= 0)
     {
-      page->total = json_integer_value(total);
+      page->total = json_integer_value (total);
       page->has_more
           = page_num > 0 && page_size > 0 && (gint64)page_num * (gint64)page_size < page->total;
     }
   else
     /* No total: a full page may have a successor. */
-    page->has_more = page_size > 0 && json_array_size(items) >= (size_t)page_size;
-  return g_steal_pointer(&page);
+    page->has_more = page_size > 0 && json_array_size (items) >= (size_t)page_size;
+  return g_steal_pointer (&page);
 }
 
 /* Error bodies.  The text that ends up in a message is one line, short, and
  * never holds a credential: servers do echo request headers back. */
 
 static const char *
-status_phrase(int http_status)
+status_phrase (int http_status)
 {
   switch (http_status)
     {
@@ -620,50 +620,50 @@ status_phrase(int http_status)
 }
 
 static GRegex *
-redaction_regex(void)
+redaction_regex (void)
 {
   static GRegex *regex;
 
-  if (g_once_init_enter(&regex))
+  if (g_once_init_enter (&regex))
     {
       /* "Bearer TOKEN", and keys of the sk-... kind, wherever they appear. */
-      GRegex *compiled = g_regex_new("\\b(bearer)\\s+[^\\s\"',;]+|\\b(sk)-[A-Za-z0-9_*\\-]+",
-                                     G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+      GRegex *compiled = g_regex_new ("\\b(bearer)\\s+[^\\s\"',;]+|\\b(sk)-[A-Za-z0-9_*\\-]+",
+                                      G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 
-      g_assert(compiled);
-      g_once_init_leave(&regex, compiled);
+      g_assert (compiled);
+      g_once_init_leave (&regex, compiled);
     }
   return regex;
 }
 
 static gboolean
-redact_one(const GMatchInfo *info, GString *result, gpointer user_data)
+redact_one (const GMatchInfo *info, GString *result, gpointer user_data)
 {
-  g_autofree char *bearer = g_match_info_fetch(info, 1);
+  g_autofree char *bearer = g_match_info_fetch (info, 1);
 
   if (bearer && *bearer)
-    g_string_append_printf(result, "%s [redacted]", bearer);
+    g_string_append_printf (result, "%s [redacted]", bearer);
   else
-    g_string_append(result, "sk-[redacted]");
+    g_string_append (result, "sk-[redacted]");
   return FALSE;
 }
 
 /* Cuts at a character boundary so that the result is at most max bytes. */
 static void
-truncate_utf8(GString *text, gsize max)
+truncate_utf8 (GString *text, gsize max)
 {
   const char *end;
 
   if (text->len <= max)
     return;
-  end = g_utf8_find_prev_char(text->str, text->str + max - 2);
-  g_string_truncate(text, end ? (gsize)(end - text->str) : 0);
-  g_string_append(text, "...");
+  end = g_utf8_find_prev_char (text->str, text->str + max - 2);
+  g_string_truncate (text, end ? (gsize)(end - text->str) : 0);
+  g_string_append (text, "...");
 }
 
 /* One line of at most `max` bytes, valid UTF-8, with credentials masked. */
 static char *
-clean_text(const char *text, gsize len, gsize max)
+clean_text (const char *text, gsize len, gsize max)
 {
   g_autofree char *nul_free = NULL;
   g_autofree char *valid = NULL;
@@ -675,89 +675,89 @@ clean_text(const char *text, gsize len, gsize max)
   if (len > VF_ERROR_BODY_WORK_MAX)
     len = VF_ERROR_BODY_WORK_MAX;
   /* NUL bytes are spaces here, not the end of the text. */
-  nul_free = g_malloc(len + 1);
+  nul_free = g_malloc (len + 1);
   for (gsize i = 0; i < len; i++)
     nul_free[i] = text[i] ? text[i] : ' ';
   nul_free[len] = '\0';
-  valid = g_utf8_make_valid(nul_free, (gssize)len);
+  valid = g_utf8_make_valid (nul_free, (gssize)len);
 
   /* Whitespace and control characters (NUL included) become single spaces. */
-  line = g_string_sized_new(len);
-  for (p = valid; *p; p = g_utf8_next_char(p))
+  line = g_string_sized_new (len);
+  for (p = valid; *p; p = g_utf8_next_char (p))
     {
-      gunichar c = g_utf8_get_char(p);
+      gunichar c = g_utf8_get_char (p);
 
-      if (g_unichar_isspace(c) || g_unichar_iscntrl(c))
+      if (g_unichar_isspace (c) || g_unichar_iscntrl (c))
         {
           if (!space)
-            g_string_append_c(line, ' ');
+            g_string_append_c (line, ' ');
           space = TRUE;
           continue;
         }
-      g_string_append_unichar(line, c);
+      g_string_append_unichar (line, c);
       space = FALSE;
     }
   while (line->len > 0 && line->str[line->len - 1] == ' ')
-    g_string_truncate(line, line->len - 1);
+    g_string_truncate (line, line->len - 1);
 
-  redacted = g_regex_replace_eval(redaction_regex(), line->str, (gssize)line->len, 0, 0, redact_one,
-                                  NULL, NULL);
-  g_string_free(line, TRUE);
-  line = g_string_new(redacted ? redacted : "");
-  truncate_utf8(line, max);
-  return g_string_free(line, FALSE);
+  redacted = g_regex_replace_eval (redaction_regex (), line->str, (gssize)line->len, 0, 0,
+                                   redact_one, NULL, NULL);
+  g_string_free (line, TRUE);
+  line = g_string_new (redacted ? redacted : "");
+  truncate_utf8 (line, max);
+  return g_string_free (line, FALSE);
 }
 
 /* The title of an HTML error page (proxies send those), or NULL. */
 static char *
-html_title(const char *body, gsize len)
+html_title (const char *body, gsize len)
 {
-  g_autofree char *head = g_ascii_strdown(body, (gssize)MIN(len, VF_ERROR_BODY_WORK_MAX));
-  const char *start = strstr(head, "<title>");
+  g_autofree char *head = g_ascii_strdown (body, (gssize)MIN (len, VF_ERROR_BODY_WORK_MAX));
+  const char *start = strstr (head, "<title>");
   const char *end;
 
   if (!start)
     return NULL;
-  start += strlen("<title>");
-  end = strstr(start, "</title>");
+  start += strlen ("<title>");
+  end = strstr (start, "</title>");
   if (!end)
     return NULL;
   /* Same offsets in the original: strdown changes only ASCII letters. */
-  return clean_text(body + (start - head), (gsize)(end - start), VF_ERROR_MESSAGE_MAX);
+  return clean_text (body + (start - head), (gsize)(end - start), VF_ERROR_MESSAGE_MAX);
 }
 
 /* The message of an error object, under the names servers use for it. */
 static const json_t *
-first_string(const json_t *holder, const json_t *inner)
+first_string (const json_t *holder, const json_t *inner)
 {
   static const char *const keys[] = { "message", "msg", "detail" };
 
-  if (json_is_string(inner) && json_string_length(inner) > 0)
+  if (json_is_string (inner) && json_string_length (inner) > 0)
     return inner;
-  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
     {
-      const json_t *value = json_object_get(holder, keys[i]);
+      const json_t *value = json_object_get (holder, keys[i]);
 
-      if (json_is_string(value) && json_string_length(value) > 0)
+      if (json_is_string (value) && json_string_length (value) > 0)
         return value;
     }
   return NULL;
 }
 
 static gboolean
-looks_like_html(const char *body, gsize len)
+looks_like_html (const char *body, gsize len)
 {
   gsize i = 0;
 
-  while (i < len && g_ascii_isspace(body[i]))
+  while (i < len && g_ascii_isspace (body[i]))
     i++;
   return i < len && body[i] == '<';
 }
 
 GError *
-vf_error_from_body(int http_status, const char *body, gsize len, const char *request_id)
+vf_error_from_body (int http_status, const char *body, gsize len, const char *request_id)
 {
-  g_autoptr(json_t) root = NULL;
+  g_autoptr (json_t) root = NULL;
   g_autofree char *message = NULL;
   g_autofree char *code = NULL;
   g_autofree char *type = NULL;
@@ -769,59 +769,59 @@ vf_error_from_body(int http_status, const char *body, gsize len, const char *req
   if (!body)
     len = 0;
   if (len > 0 && len <= VF_ERROR_BODY_JSON_MAX)
-    root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    root = json_loadb (body, len, JSON_ALLOW_NUL, NULL);
 
-  if (json_is_object(root))
+  if (json_is_object (root))
     {
-      json_t *inner = json_object_get(root, "error");
-      const json_t *holder = json_is_object(inner) ? inner : root;
-      const json_t *found = first_string(holder, inner);
-      g_autofree char *raw_code = dup_scalar(json_object_get(holder, "code"));
-      g_autofree char *raw_type = dup_scalar(json_object_get(holder, "type"));
+      json_t *inner = json_object_get (root, "error");
+      const json_t *holder = json_is_object (inner) ? inner : root;
+      const json_t *found = first_string (holder, inner);
+      g_autofree char *raw_code = dup_scalar (json_object_get (holder, "code"));
+      g_autofree char *raw_type = dup_scalar (json_object_get (holder, "type"));
 
       if (found)
-        message
-            = clean_text(json_string_value(found), json_string_length(found), VF_ERROR_MESSAGE_MAX);
+        message = clean_text (json_string_value (found), json_string_length (found),
+                              VF_ERROR_MESSAGE_MAX);
       if (raw_code)
-        code = clean_text(raw_code, strlen(raw_code), VF_ERROR_CODE_MAX);
+        code = clean_text (raw_code, strlen (raw_code), VF_ERROR_CODE_MAX);
       if (raw_type)
-        type = clean_text(raw_type, strlen(raw_type), VF_ERROR_CODE_MAX);
+        type = clean_text (raw_type, strlen (raw_type), VF_ERROR_CODE_MAX);
       understood = found || raw_code;
     }
   if (!understood && len > 0)
     {
-      if (looks_like_html(body, len))
-        message = html_title(body, len);
+      if (looks_like_html (body, len))
+        message = html_title (body, len);
       if (!message)
-        message = clean_text(body, len, VF_ERROR_MESSAGE_MAX);
+        message = clean_text (body, len, VF_ERROR_MESSAGE_MAX);
     }
   if (code && !*code)
-    g_clear_pointer(&code, g_free);
+    g_clear_pointer (&code, g_free);
   tag = code ? code : (type && *type ? type : NULL);
   if (message && !*message)
-    g_clear_pointer(&message, g_free);
+    g_clear_pointer (&message, g_free);
 
   if (message && tag)
-    text = g_strdup_printf("%s (%s)", message, tag);
+    text = g_strdup_printf ("%s (%s)", message, tag);
   else if (message)
-    text = g_strdup(message);
+    text = g_strdup (message);
   else if (tag)
-    text = g_strdup(tag);
-  else if (status_phrase(http_status))
-    text = g_strdup(status_phrase(http_status));
+    text = g_strdup (tag);
+  else if (status_phrase (http_status))
+    text = g_strdup (status_phrase (http_status));
 
   if (text)
     {
-      GString *line = g_string_new(text);
+      GString *line = g_string_new (text);
 
-      truncate_utf8(line, VF_ERROR_MESSAGE_MAX);
-      g_free(text);
-      text = g_string_free(line, FALSE);
-      error = g_error_new(VF_ERROR, vf_error_code_for_status(http_status), "HTTP %d: %s",
-                          http_status, text);
+      truncate_utf8 (line, VF_ERROR_MESSAGE_MAX);
+      g_free (text);
+      text = g_string_free (line, FALSE);
+      error = g_error_new (VF_ERROR, vf_error_code_for_status (http_status), "HTTP %d: %s",
+                           http_status, text);
     }
   else
-    error = g_error_new(VF_ERROR, vf_error_code_for_status(http_status), "HTTP %d", http_status);
-  vf_error_set_http(error, http_status, code, message, request_id);
+    error = g_error_new (VF_ERROR, vf_error_code_for_status (http_status), "HTTP %d", http_status);
+  vf_error_set_http (error, http_status, code, message, request_id);
   return error;
 }

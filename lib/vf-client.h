@@ -71,20 +71,19 @@ const char *vf_variant_file_name (VfVariant variant); /* "video.mp4", ... */
 
 typedef struct
 {
-  int status;          /* 200 or 206 */
-  gint64 total_size;   /* whole size of the content, from Content-Range or Content-Length; -1 */
-  gint64 start;        /* first byte this answer carries */
-  gint64 length;       /* bytes this answer carries (Content-Length), -1 if unknown */
-  gboolean ranges;     /* the server honours Range (206 seen, or Accept-Ranges: bytes) */
-  char *etag;          /* or NULL */
-  char *content_type;  /* or NULL */
+  int status;         /* 200 or 206 */
+  gint64 total_size;  /* whole size of the content, from Content-Range or Content-Length; -1 */
+  gint64 start;       /* first byte this answer carries */
+  gint64 length;      /* bytes this answer carries (Content-Length), -1 if unknown */
+  gboolean ranges;    /* the server honours Range (206 seen, or Accept-Ranges: bytes) */
+  char *etag;         /* or NULL */
+  char *content_type; /* or NULL */
 } VfContentInfo;
 
 void vf_content_info_clear (VfContentInfo *info);
 
 /* Called once per chunk, in order, starting at info->start. */
-typedef gboolean (*VfContentSink) (const void *data, gsize len, gpointer user_data,
-                                   GError **error);
+typedef gboolean (*VfContentSink) (const void *data, gsize len, gpointer user_data, GError **error);
 
 /* GET the content of a completed task, bytes [offset, offset + length)
  * (length -1: to the end; offset 0 and length -1: no Range header).

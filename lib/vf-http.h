@@ -23,12 +23,12 @@ typedef struct vf_http VfHttp;
 
 typedef struct
 {
-  long connect_timeout_s;  /* default 10 */
-  long low_speed_time_s;   /* default 30: below low_speed_limit for that long is a time-out */
-  long low_speed_limit;    /* bytes/s, default 1 */
-  long total_timeout_s;    /* 0: none (downloads); buffered calls use 120 */
-  gsize max_body;          /* cap for buffered bodies, default 1 MiB */
-  const char *user_agent;  /* default "videofs/VERSION" */
+  long connect_timeout_s; /* default 10 */
+  long low_speed_time_s;  /* default 30: below low_speed_limit for that long is a time-out */
+  long low_speed_limit;   /* bytes/s, default 1 */
+  long total_timeout_s;   /* 0: none (downloads); buffered calls use 120 */
+  gsize max_body;         /* cap for buffered bodies, default 1 MiB */
+  const char *user_agent; /* default "videofs/VERSION" */
 } VfHttpConfig;
 
 void vf_http_config_init (VfHttpConfig *config);
@@ -60,27 +60,27 @@ typedef gboolean (*VfHttpDataFunc) (const void *data, gsize len, gpointer user_d
 
 typedef struct
 {
-  const char *method;       /* "GET", "POST", "DELETE", "HEAD" */
+  const char *method; /* "GET", "POST", "DELETE", "HEAD" */
   const char *url;
   const char *bearer;       /* token or NULL; sent only to the URL's own host */
   const char *content_type; /* of body */
   const char *body;
   gsize body_len;
-  const VfHttpPart *parts;  /* multipart/form-data instead of body */
+  const VfHttpPart *parts; /* multipart/form-data instead of body */
   gsize n_parts;
   const char *const *extra_headers; /* "Name: value", NULL-terminated, or NULL */
   VfHttpHeadersFunc on_headers;
   VfHttpDataFunc on_data;
   gpointer user_data;
-  gsize max_body;           /* 0: the config's */
+  gsize max_body; /* 0: the config's */
   GCancellable *cancellable;
 } VfHttpRequest;
 
 struct _VfHttpResponse
 {
   int status;
-  GHashTable *headers;   /* lower-case name -> last value */
-  GByteArray *body;      /* buffered body (non-2xx bodies are always buffered, capped) */
+  GHashTable *headers; /* lower-case name -> last value */
+  GByteArray *body;    /* buffered body (non-2xx bodies are always buffered, capped) */
   char *effective_url;
 };
 

@@ -28,10 +28,10 @@ typedef struct vf_jobs VfJobs;
 
 typedef enum
 {
-  VF_CHANGE_STATUS = 1 << 0, /* a job's status, status.json or error changed */
+  VF_CHANGE_STATUS = 1 << 0,  /* a job's status, status.json or error changed */
   VF_CHANGE_CONTENT = 1 << 1, /* a job's content files appeared or went */
-  VF_CHANGE_JOBS = 1 << 2,   /* a job appeared, was renamed or forgotten */
-  VF_CHANGE_EVENTS = 1 << 3, /* the events log grew */
+  VF_CHANGE_JOBS = 1 << 2,    /* a job appeared, was renamed or forgotten */
+  VF_CHANGE_EVENTS = 1 << 3,  /* the events log grew */
 } VfChange;
 
 /* Called from the poller (or the submitting thread) after the table changed,
@@ -79,19 +79,19 @@ typedef enum
 typedef struct
 {
   char *name;
-  char *prompt_file;  /* "NAME.txt" / "NAME.json"; NULL for videos/ entries */
+  char *prompt_file; /* "NAME.txt" / "NAME.json"; NULL for videos/ entries */
   VfJobPhase phase;
   VfProtocol protocol;
-  VfState state;       /* for LIVE */
-  char *id;            /* or NULL */
-  char *status;        /* the `status` file: one line with '\n' */
-  char *status_json;   /* the `status.json` file, or NULL before any answer */
-  char *request_json;  /* the `request.json` file, or NULL (videos/) */
-  char *error;         /* the `error` file, or NULL when nothing went wrong */
-  gint64 created;      /* unix seconds: ctime/mtime of the directory */
-  gint64 changed_us;   /* unix microseconds of the last status change: mtime of status */
+  VfState state;          /* for LIVE */
+  char *id;               /* or NULL */
+  char *status;           /* the `status` file: one line with '\n' */
+  char *status_json;      /* the `status.json` file, or NULL before any answer */
+  char *request_json;     /* the `request.json` file, or NULL (videos/) */
+  char *error;            /* the `error` file, or NULL when nothing went wrong */
+  gint64 created;         /* unix seconds: ctime/mtime of the directory */
+  gint64 changed_us;      /* unix microseconds of the last status change: mtime of status */
   gint64 content_size[3]; /* by VfVariant: size once known on completion, else -1 */
-  gboolean expired;    /* completed, content gone from the API and not cached */
+  gboolean expired;       /* completed, content gone from the API and not cached */
 } VfJobInfo;
 
 void vf_job_info_free (VfJobInfo *info);

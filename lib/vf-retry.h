@@ -16,12 +16,12 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  int max_retries;    /* retries after the first try; default 2 */
-  gint64 base_ms;     /* default 500 */
-  gint64 max_ms;      /* cap of the exponential wait; default 8000 */
-  gint64 max_hint_ms; /* cap on a server's hint; default 60000 */
-  gint64 (*now_ms) (gpointer user_data);  /* unix ms; default g_get_real_time */
-  double (*random) (gpointer user_data);  /* [0, 1); default g_random_double */
+  int max_retries;                       /* retries after the first try; default 2 */
+  gint64 base_ms;                        /* default 500 */
+  gint64 max_ms;                         /* cap of the exponential wait; default 8000 */
+  gint64 max_hint_ms;                    /* cap on a server's hint; default 60000 */
+  gint64 (*now_ms) (gpointer user_data); /* unix ms; default g_get_real_time */
+  double (*random) (gpointer user_data); /* [0, 1); default g_random_double */
   gpointer user_data;
   void (*sleep_ms) (gint64 ms, gpointer user_data); /* default g_usleep */
 } VfRetryPolicy;

@@ -77,7 +77,7 @@ gboolean vf_id_check (const char *id, GError **error);
 /* One page of a list call. */
 typedef struct
 {
-  GPtrArray *tasks;  /* of VfTask*, owned */
+  GPtrArray *tasks; /* of VfTask*, owned */
   gboolean has_more;
   char *next_cursor; /* OpenAI: last_id; Ark: NULL (page numbers) */
   gint64 total;      /* Ark: total; OpenAI: -1 */

@@ -5,25 +5,25 @@
 #include <gio/gio.h>
 
 static void
-test_quark(void)
+test_quark (void)
 {
-  g_assert_cmpuint(VF_ERROR, !=, 0);
-  g_assert_cmpuint(VF_ERROR, ==, vf_error_quark());
-  g_assert_cmpuint(VF_ERROR, !=, G_IO_ERROR);
+  g_assert_cmpuint (VF_ERROR, !=, 0);
+  g_assert_cmpuint (VF_ERROR, ==, vf_error_quark ());
+  g_assert_cmpuint (VF_ERROR, !=, G_IO_ERROR);
 }
 
 static void
-test_set_error(void)
+test_set_error (void)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
-  vf_set_error(NULL, VF_ERROR_INVALID, "ignored %d", 1);
-  vf_set_error(&error, VF_ERROR_TOO_LARGE, "prompt of %d bytes over %s", 40000, "32 KiB");
-  g_assert_error(error, VF_ERROR, VF_ERROR_TOO_LARGE);
-  g_assert_cmpstr(error->message, ==, "prompt of 40000 bytes over 32 KiB");
+  vf_set_error (NULL, VF_ERROR_INVALID, "ignored %d", 1);
+  vf_set_error (&error, VF_ERROR_TOO_LARGE, "prompt of %d bytes over %s", 40000, "32 KiB");
+  g_assert_error (error, VF_ERROR, VF_ERROR_TOO_LARGE);
+  g_assert_cmpstr (error->message, ==, "prompt of 40000 bytes over 32 KiB");
   /* A plain error still has extended data, all unset. */
-  g_assert_cmpint(vf_error_http_status(error), ==, -1);
-  g_assert_true(vf_error_maybe_sent(error));
+  g_assert_cmpint (vf_error_http_status (error), ==, -1);
+  g_assert_true (vf_error_maybe_sent (error));
 }
 
 static const struct
@@ -43,25 +43,25 @@ static const struct
 };
 
 static void
-test_code_for_status(void)
+test_code_for_status (void)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS(status_table); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (status_table); i++)
     {
-      g_test_message("status %d", status_table[i].status);
-      g_assert_cmpint(vf_error_code_for_status(status_table[i].status), ==, status_table[i].code);
+      g_test_message ("status %d", status_table[i].status);
+      g_assert_cmpint (vf_error_code_for_status (status_table[i].status), ==, status_table[i].code);
     }
 }
 
 static int
-errno_of(GQuark domain, int code)
+errno_of (GQuark domain, int code)
 {
-  g_autoptr(GError) error = g_error_new_literal(domain, code, "x");
+  g_autoptr (GError) error = g_error_new_literal (domain, code, "x");
 
-  return vf_error_to_errno(error);
+  return vf_error_to_errno (error);
 }
 
 static void
-test_errno_vf(void)
+test_errno_vf (void)
 {
   static const struct
   {
@@ -76,18 +76,18 @@ test_errno_vf(void)
   };
 
   /* Every code of the enum is in the table. */
-  g_assert_cmpint(G_N_ELEMENTS(table), ==, VF_ERROR_EXPIRED + 1);
-  for (gsize i = 0; i < G_N_ELEMENTS(table); i++)
+  g_assert_cmpint (G_N_ELEMENTS (table), ==, VF_ERROR_EXPIRED + 1);
+  for (gsize i = 0; i < G_N_ELEMENTS (table); i++)
     {
-      g_test_message("code %d", table[i].code);
-      g_assert_cmpint(errno_of(VF_ERROR, table[i].code), ==, table[i].errnum);
+      g_test_message ("code %d", table[i].code);
+      g_assert_cmpint (errno_of (VF_ERROR, table[i].code), ==, table[i].errnum);
     }
   /* A code from a newer header than this table. */
-  g_assert_cmpint(errno_of(VF_ERROR, 1000), ==, EIO);
+  g_assert_cmpint (errno_of (VF_ERROR, 1000), ==, EIO);
 }
 
 static void
-test_errno_status_chain(void)
+test_errno_status_chain (void)
 {
   /* The contract's table: HTTP status through the code to errno. */
   static const int pairs[][2] = {
@@ -96,12 +96,12 @@ test_errno_status_chain(void)
     { 408, ETIMEDOUT }, { 409, EBUSY },  { 413, EFBIG },
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS(pairs); i++)
-    g_assert_cmpint(errno_of(VF_ERROR, vf_error_code_for_status(pairs[i][0])), ==, pairs[i][1]);
+  for (gsize i = 0; i < G_N_ELEMENTS (pairs); i++)
+    g_assert_cmpint (errno_of (VF_ERROR, vf_error_code_for_status (pairs[i][0])), ==, pairs[i][1]);
 }
 
 static void
-test_errno_gio(void)
+test_errno_gio (void)
 {
   static const struct
   {
@@ -130,15 +130,15 @@ test_errno_gio(void)
     { G_IO_ERROR_PARTIAL_INPUT, EIO },
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS(table); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (table); i++)
     {
-      g_test_message("GIO code %d", table[i].code);
-      g_assert_cmpint(errno_of(G_IO_ERROR, table[i].code), ==, table[i].errnum);
+      g_test_message ("GIO code %d", table[i].code);
+      g_assert_cmpint (errno_of (G_IO_ERROR, table[i].code), ==, table[i].errnum);
     }
 }
 
 static void
-test_errno_file(void)
+test_errno_file (void)
 {
   /* What g_file_error_from_errno() made comes back as the errno it came from. */
   static const int errnos[] = {
@@ -147,156 +147,156 @@ test_errno_file(void)
     EBADF,  EINVAL,  EPIPE,  EAGAIN,       EINTR,  EIO,     EPERM,  ENOSYS,
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS(errnos); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (errnos); i++)
     {
-      g_test_message("errno %d", errnos[i]);
-      g_assert_cmpint(errno_of(G_FILE_ERROR, g_file_error_from_errno(errnos[i])), ==, errnos[i]);
+      g_test_message ("errno %d", errnos[i]);
+      g_assert_cmpint (errno_of (G_FILE_ERROR, g_file_error_from_errno (errnos[i])), ==, errnos[i]);
     }
   /* Errnos GLib has no code for become G_FILE_ERROR_FAILED, then EIO. */
-  g_assert_cmpint(errno_of(G_FILE_ERROR, g_file_error_from_errno(EDOM)), ==, EIO);
-  g_assert_cmpint(errno_of(G_FILE_ERROR, G_FILE_ERROR_FAILED), ==, EIO);
+  g_assert_cmpint (errno_of (G_FILE_ERROR, g_file_error_from_errno (EDOM)), ==, EIO);
+  g_assert_cmpint (errno_of (G_FILE_ERROR, G_FILE_ERROR_FAILED), ==, EIO);
 }
 
 static void
-test_errno_other(void)
+test_errno_other (void)
 {
-  g_assert_cmpint(vf_error_to_errno(NULL), ==, EIO);
-  g_assert_cmpint(errno_of(G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_NOT_FOUND), ==, EIO);
-  g_assert_cmpint(errno_of(g_quark_from_static_string("test-foreign"), 2), ==, EIO);
+  g_assert_cmpint (vf_error_to_errno (NULL), ==, EIO);
+  g_assert_cmpint (errno_of (G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_NOT_FOUND), ==, EIO);
+  g_assert_cmpint (errno_of (g_quark_from_static_string ("test-foreign"), 2), ==, EIO);
 }
 
 static void
-test_extended_defaults(void)
+test_extended_defaults (void)
 {
-  g_autoptr(GError) error = g_error_new_literal(VF_ERROR, VF_ERROR_NETWORK, "refused");
+  g_autoptr (GError) error = g_error_new_literal (VF_ERROR, VF_ERROR_NETWORK, "refused");
 
-  g_assert_cmpint(vf_error_http_status(error), ==, -1);
-  g_assert_null(vf_error_api_code(error));
-  g_assert_null(vf_error_api_message(error));
-  g_assert_null(vf_error_request_id(error));
-  g_assert_true(vf_error_maybe_sent(error));
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, -1);
-  g_assert_cmpint(vf_error_should_retry(error), ==, -1);
+  g_assert_cmpint (vf_error_http_status (error), ==, -1);
+  g_assert_null (vf_error_api_code (error));
+  g_assert_null (vf_error_api_message (error));
+  g_assert_null (vf_error_request_id (error));
+  g_assert_true (vf_error_maybe_sent (error));
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, -1);
+  g_assert_cmpint (vf_error_should_retry (error), ==, -1);
 }
 
 static void
-test_extended_set_get(void)
+test_extended_set_get (void)
 {
-  g_autoptr(GError) error = g_error_new_literal(VF_ERROR, VF_ERROR_RATE_LIMITED, "slow down");
+  g_autoptr (GError) error = g_error_new_literal (VF_ERROR, VF_ERROR_RATE_LIMITED, "slow down");
   char code[] = "rate_limit_exceeded";
 
-  vf_error_set_http(error, 429, code, "Rate limit reached", "req_123");
+  vf_error_set_http (error, 429, code, "Rate limit reached", "req_123");
   /* The setter copied its strings. */
   code[0] = 'X';
-  g_assert_cmpint(vf_error_http_status(error), ==, 429);
-  g_assert_cmpstr(vf_error_api_code(error), ==, "rate_limit_exceeded");
-  g_assert_cmpstr(vf_error_api_message(error), ==, "Rate limit reached");
-  g_assert_cmpstr(vf_error_request_id(error), ==, "req_123");
+  g_assert_cmpint (vf_error_http_status (error), ==, 429);
+  g_assert_cmpstr (vf_error_api_code (error), ==, "rate_limit_exceeded");
+  g_assert_cmpstr (vf_error_api_message (error), ==, "Rate limit reached");
+  g_assert_cmpstr (vf_error_request_id (error), ==, "req_123");
 
-  vf_error_set_maybe_sent(error, FALSE);
-  g_assert_false(vf_error_maybe_sent(error));
-  vf_error_set_maybe_sent(error, 2);
-  g_assert_true(vf_error_maybe_sent(error));
-  vf_error_set_maybe_sent(error, FALSE);
+  vf_error_set_maybe_sent (error, FALSE);
+  g_assert_false (vf_error_maybe_sent (error));
+  vf_error_set_maybe_sent (error, 2);
+  g_assert_true (vf_error_maybe_sent (error));
+  vf_error_set_maybe_sent (error, FALSE);
 
-  vf_error_set_retry_hints(error, 1500, 1);
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, 1500);
-  g_assert_cmpint(vf_error_should_retry(error), ==, 1);
-  vf_error_set_retry_hints(error, 0, 0);
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, 0);
-  g_assert_cmpint(vf_error_should_retry(error), ==, 0);
-  vf_error_set_retry_hints(error, -7, -3);
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, -1);
-  g_assert_cmpint(vf_error_should_retry(error), ==, -1);
-  vf_error_set_retry_hints(error, 30000, 5);
-  g_assert_cmpint(vf_error_should_retry(error), ==, 1);
+  vf_error_set_retry_hints (error, 1500, 1);
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, 1500);
+  g_assert_cmpint (vf_error_should_retry (error), ==, 1);
+  vf_error_set_retry_hints (error, 0, 0);
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, 0);
+  g_assert_cmpint (vf_error_should_retry (error), ==, 0);
+  vf_error_set_retry_hints (error, -7, -3);
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, -1);
+  g_assert_cmpint (vf_error_should_retry (error), ==, -1);
+  vf_error_set_retry_hints (error, 30000, 5);
+  g_assert_cmpint (vf_error_should_retry (error), ==, 1);
 
   /* Setting again replaces (and frees: valgrind watches). */
-  vf_error_set_http(error, 503, NULL, "overloaded", NULL);
-  g_assert_cmpint(vf_error_http_status(error), ==, 503);
-  g_assert_null(vf_error_api_code(error));
-  g_assert_cmpstr(vf_error_api_message(error), ==, "overloaded");
-  g_assert_null(vf_error_request_id(error));
+  vf_error_set_http (error, 503, NULL, "overloaded", NULL);
+  g_assert_cmpint (vf_error_http_status (error), ==, 503);
+  g_assert_null (vf_error_api_code (error));
+  g_assert_cmpstr (vf_error_api_message (error), ==, "overloaded");
+  g_assert_null (vf_error_request_id (error));
   /* The other fields are untouched. */
-  g_assert_false(vf_error_maybe_sent(error));
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, 30000);
+  g_assert_false (vf_error_maybe_sent (error));
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, 30000);
 }
 
 static void
-test_extended_copy(void)
+test_extended_copy (void)
 {
-  g_autoptr(GError) error = g_error_new_literal(VF_ERROR, VF_ERROR_SERVER, "HTTP 502");
-  g_autoptr(GError) copy = NULL;
+  g_autoptr (GError) error = g_error_new_literal (VF_ERROR, VF_ERROR_SERVER, "HTTP 502");
+  g_autoptr (GError) copy = NULL;
   GError *propagated = NULL;
 
-  vf_error_set_http(error, 502, "bad_gateway", "upstream died", "req_9");
-  vf_error_set_maybe_sent(error, FALSE);
-  vf_error_set_retry_hints(error, 2000, 0);
+  vf_error_set_http (error, 502, "bad_gateway", "upstream died", "req_9");
+  vf_error_set_maybe_sent (error, FALSE);
+  vf_error_set_retry_hints (error, 2000, 0);
 
-  copy = g_error_copy(error);
-  g_assert_error(copy, VF_ERROR, VF_ERROR_SERVER);
-  g_assert_cmpstr(copy->message, ==, "HTTP 502");
-  g_assert_cmpint(vf_error_http_status(copy), ==, 502);
-  g_assert_cmpstr(vf_error_api_code(copy), ==, "bad_gateway");
-  g_assert_cmpstr(vf_error_api_message(copy), ==, "upstream died");
-  g_assert_cmpstr(vf_error_request_id(copy), ==, "req_9");
-  g_assert_false(vf_error_maybe_sent(copy));
-  g_assert_cmpint(vf_error_retry_after_ms(copy), ==, 2000);
-  g_assert_cmpint(vf_error_should_retry(copy), ==, 0);
+  copy = g_error_copy (error);
+  g_assert_error (copy, VF_ERROR, VF_ERROR_SERVER);
+  g_assert_cmpstr (copy->message, ==, "HTTP 502");
+  g_assert_cmpint (vf_error_http_status (copy), ==, 502);
+  g_assert_cmpstr (vf_error_api_code (copy), ==, "bad_gateway");
+  g_assert_cmpstr (vf_error_api_message (copy), ==, "upstream died");
+  g_assert_cmpstr (vf_error_request_id (copy), ==, "req_9");
+  g_assert_false (vf_error_maybe_sent (copy));
+  g_assert_cmpint (vf_error_retry_after_ms (copy), ==, 2000);
+  g_assert_cmpint (vf_error_should_retry (copy), ==, 0);
   /* Deep: the copy owns its strings. */
-  g_assert_true(vf_error_api_code(copy) != vf_error_api_code(error));
-  g_clear_error(&error);
-  g_assert_cmpstr(vf_error_api_message(copy), ==, "upstream died");
+  g_assert_true (vf_error_api_code (copy) != vf_error_api_code (error));
+  g_clear_error (&error);
+  g_assert_cmpstr (vf_error_api_message (copy), ==, "upstream died");
 
   /* Propagating and prefixing keep the data too. */
-  g_propagate_prefixed_error(&propagated, g_steal_pointer(&copy), "retrieve %s: ", "video_1");
-  g_assert_cmpstr(propagated->message, ==, "retrieve video_1: HTTP 502");
-  g_assert_cmpint(vf_error_http_status(propagated), ==, 502);
-  g_assert_false(vf_error_maybe_sent(propagated));
-  g_error_free(propagated);
+  g_propagate_prefixed_error (&propagated, g_steal_pointer (&copy), "retrieve %s: ", "video_1");
+  g_assert_cmpstr (propagated->message, ==, "retrieve video_1: HTTP 502");
+  g_assert_cmpint (vf_error_http_status (propagated), ==, 502);
+  g_assert_false (vf_error_maybe_sent (propagated));
+  g_error_free (propagated);
 }
 
 static void
-test_extended_foreign(void)
+test_extended_foreign (void)
 {
-  g_autoptr(GError) error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "slow");
+  g_autoptr (GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "slow");
 
   /* Setters ignore errors that cannot hold the data; getters answer "unset". */
-  vf_error_set_http(error, 500, "x", "y", "z");
-  vf_error_set_maybe_sent(error, FALSE);
-  vf_error_set_retry_hints(error, 10, 1);
-  g_assert_cmpint(vf_error_http_status(error), ==, -1);
-  g_assert_null(vf_error_api_code(error));
-  g_assert_null(vf_error_api_message(error));
-  g_assert_null(vf_error_request_id(error));
-  g_assert_true(vf_error_maybe_sent(error));
-  g_assert_cmpint(vf_error_retry_after_ms(error), ==, -1);
-  g_assert_cmpint(vf_error_should_retry(error), ==, -1);
-  g_assert_cmpstr(error->message, ==, "slow");
+  vf_error_set_http (error, 500, "x", "y", "z");
+  vf_error_set_maybe_sent (error, FALSE);
+  vf_error_set_retry_hints (error, 10, 1);
+  g_assert_cmpint (vf_error_http_status (error), ==, -1);
+  g_assert_null (vf_error_api_code (error));
+  g_assert_null (vf_error_api_message (error));
+  g_assert_null (vf_error_request_id (error));
+  g_assert_true (vf_error_maybe_sent (error));
+  g_assert_cmpint (vf_error_retry_after_ms (error), ==, -1);
+  g_assert_cmpint (vf_error_should_retry (error), ==, -1);
+  g_assert_cmpstr (error->message, ==, "slow");
 
   /* And so does a NULL error. */
-  vf_error_set_http(NULL, 500, "x", "y", "z");
-  g_assert_cmpint(vf_error_http_status(NULL), ==, -1);
-  g_assert_null(vf_error_api_code(NULL));
-  g_assert_true(vf_error_maybe_sent(NULL));
-  g_assert_cmpint(vf_error_should_retry(NULL), ==, -1);
+  vf_error_set_http (NULL, 500, "x", "y", "z");
+  g_assert_cmpint (vf_error_http_status (NULL), ==, -1);
+  g_assert_null (vf_error_api_code (NULL));
+  g_assert_true (vf_error_maybe_sent (NULL));
+  g_assert_cmpint (vf_error_should_retry (NULL), ==, -1);
 }
 
 int
-main(int argc, char **argv)
+main (int argc, char **argv)
 {
-  g_test_init(&argc, &argv, NULL);
-  g_test_add_func("/error/quark", test_quark);
-  g_test_add_func("/error/set-error", test_set_error);
-  g_test_add_func("/error/code-for-status", test_code_for_status);
-  g_test_add_func("/error/errno/vf", test_errno_vf);
-  g_test_add_func("/error/errno/status-chain", test_errno_status_chain);
-  g_test_add_func("/error/errno/gio", test_errno_gio);
-  g_test_add_func("/error/errno/file", test_errno_file);
-  g_test_add_func("/error/errno/other", test_errno_other);
-  g_test_add_func("/error/extended/defaults", test_extended_defaults);
-  g_test_add_func("/error/extended/set-get", test_extended_set_get);
-  g_test_add_func("/error/extended/copy", test_extended_copy);
-  g_test_add_func("/error/extended/foreign", test_extended_foreign);
-  return g_test_run();
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/error/quark", test_quark);
+  g_test_add_func ("/error/set-error", test_set_error);
+  g_test_add_func ("/error/code-for-status", test_code_for_status);
+  g_test_add_func ("/error/errno/vf", test_errno_vf);
+  g_test_add_func ("/error/errno/status-chain", test_errno_status_chain);
+  g_test_add_func ("/error/errno/gio", test_errno_gio);
+  g_test_add_func ("/error/errno/file", test_errno_file);
+  g_test_add_func ("/error/errno/other", test_errno_other);
+  g_test_add_func ("/error/extended/defaults", test_extended_defaults);
+  g_test_add_func ("/error/extended/set-get", test_extended_set_get);
+  g_test_add_func ("/error/extended/copy", test_extended_copy);
+  g_test_add_func ("/error/extended/foreign", test_extended_foreign);
+  return g_test_run ();
 }
