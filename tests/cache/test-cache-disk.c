@@ -2,6 +2,7 @@
  * with no server (the endpoint refuses connections). */
 #include "vf-cache.h"
 #include "vf-error.h"
+#include "../testutil.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -41,22 +42,6 @@ fixture_set_up (Fixture *fx, gconstpointer data)
   fx->task->state = VF_STATE_COMPLETED;
   for (int i = 0; i < TOTAL; i++)
     fx->bytes[i] = (guint8)(i * 7 + 3);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir)
-    while ((name = g_dir_read_name (dir)))
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        remove_tree (child);
-      }
-  g_remove (path);
 }
 
 static void

@@ -6,6 +6,7 @@
  */
 #include "vf-cache.h"
 #include "vf-error.h"
+#include "../testutil.h"
 
 #include "../client/sim.h"
 
@@ -41,22 +42,6 @@ new_job (void)
   task = vf_client_retrieve (client, VF_PROTO_OPENAI, created->id, &error);
   g_assert_no_error (error);
   return task;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir)
-    while ((name = g_dir_read_name (dir)))
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-
-        remove_tree (child);
-      }
-  g_remove (path);
 }
 
 static gint64

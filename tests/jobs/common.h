@@ -2,6 +2,8 @@
  * a temporary state and cache dir, and waiting with a deadline. */
 #pragma once
 
+#include "../testutil.h"
+
 #include <glib.h>
 
 #include "sim.h"
@@ -40,4 +42,3 @@ void wait_status (Fixture *f, const char *name, const char *prefix, double timeo
 gboolean wait_for (gboolean (*cond) (Fixture *f, gconstpointer data), Fixture *f,
                    gconstpointer data, double timeout_s);
 double time_scale (void);
-void remove_tree (const char *path);
