@@ -93,24 +93,6 @@ not_found (struct sim_request *req)
                               "The specified task `%s` is not found.", req->id);
 }
 
-static enum MHD_Result
-reply_object (struct sim_request *req, json_t *object)
-{
-  struct sim_fault_hit hit;
-  struct MHD_Response *r;
-  gsize len = 0;
-  char *text;
-
-  if (sim_faults_take (SIM_FAULT_OVERSIZE_JSON, req->call, &hit))
-    text = sim_dump_padded (object, hit.number, &len);
-  else
-    text = sim_dump (object, &len);
-  json_decref (object);
-  r = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-  return sim_reply_response (req, MHD_HTTP_OK, r);
-}
-
 static void
 replace_str (char **target, const char *value)
 {
@@ -235,9 +217,11 @@ sim_ark_create (struct sim_request *req)
     return MHD_NO;
   word = sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, &hit) ? hit.word : NULL;
   if (word)
-    return reply_object (
-        req, json_pack ("{s:o, s:s}", "id", json_stringn (view->id, view->id_len), "status", word));
-  return reply_object (req, json_pack ("{s:o}", "id", json_stringn (view->id, view->id_len)));
+    return sim_reply_object (
+        req, json_pack ("{s:o, s:s}", "id", json_stringn (view->id, view->id_len), "status", word),
+        -1);
+  return sim_reply_object (req, json_pack ("{s:o}", "id", json_stringn (view->id, view->id_len)),
+                           -1);
 }
 
 enum MHD_Result
@@ -250,7 +234,7 @@ sim_ark_retrieve (struct sim_request *req)
   if (!view)
     return not_found (req);
   word = sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, &hit) ? hit.word : NULL;
-  return reply_object (req, sim_ark_task_json (view, word));
+  return sim_reply_object (req, sim_ark_task_json (view, word), -1);
 }
 
 static gboolean
@@ -304,7 +288,8 @@ sim_ark_list (struct sim_request *req)
         json_array_append_new (items, sim_ark_task_json (v, word));
       total++;
     }
-  return reply_object (req, json_pack ("{s:I, s:o}", "total", (json_int_t)total, "items", items));
+  return sim_reply_object (
+      req, json_pack ("{s:I, s:o}", "total", (json_int_t)total, "items", items), -1);
 }
 
 enum MHD_Result

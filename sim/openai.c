@@ -71,30 +71,6 @@ take_state_word (struct sim_request *req, struct sim_fault_hit *hit)
   return sim_faults_take (SIM_FAULT_UNKNOWN_STATE, req->call, hit) ? hit->word : NULL;
 }
 
-/* Answers an object, padded by oversize_json, with an optional poll hint. */
-static enum MHD_Result
-reply_object (struct sim_request *req, json_t *object, gint64 poll_after_ms)
-{
-  struct sim_fault_hit hit;
-  struct MHD_Response *r;
-  gsize len = 0;
-  char *text;
-
-  if (sim_faults_take (SIM_FAULT_OVERSIZE_JSON, req->call, &hit))
-    text = sim_dump_padded (object, hit.number, &len);
-  else
-    text = sim_dump (object, &len);
-  json_decref (object);
-  r = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-  if (poll_after_ms >= 0)
-    {
-      g_autofree char *s = g_strdup_printf ("%" G_GINT64_FORMAT, poll_after_ms);
-      MHD_add_response_header (r, "openai-poll-after-ms", s);
-    }
-  return sim_reply_response (req, MHD_HTTP_OK, r);
-}
-
 static enum MHD_Result
 not_found (struct sim_request *req)
 {
@@ -291,7 +267,7 @@ create_and_answer (struct sim_request *req, struct sim_job_spec *spec)
   if (!sim_create_faults (req))
     return MHD_NO;
   word = take_state_word (req, &hit);
-  return reply_object (req, sim_openai_video_json (view, word), -1);
+  return sim_reply_object (req, sim_openai_video_json (view, word), -1);
 }
 
 enum MHD_Result
@@ -359,7 +335,7 @@ sim_openai_retrieve (struct sim_request *req)
   word = take_state_word (req, &hit);
   if (view->next_change_ms >= 0 && !sim_faults_take (SIM_FAULT_REFUSE_POLL_HINT, req->call, &hit))
     hint = CLAMP (view->next_change_ms, 100, 1000);
-  return reply_object (req, sim_openai_video_json (view, word), hint);
+  return sim_reply_object (req, sim_openai_video_json (view, word), hint);
 }
 
 enum MHD_Result
@@ -415,7 +391,7 @@ sim_openai_list (struct sim_request *req)
       json_object_set_new (page, "last_id", json_null ());
     }
   json_object_set_new (page, "has_more", json_boolean (views->len > n));
-  return reply_object (req, page, -1);
+  return sim_reply_object (req, page, -1);
 }
 
 enum MHD_Result

@@ -766,3 +766,27 @@ sim_server_stop (struct MHD_Daemon *daemon)
   g_atomic_int_set (&sim.stopping, 1);
   MHD_stop_daemon (daemon);
 }
+
+/* Answers an object, padded by oversize_json, with an optional poll hint. */
+enum MHD_Result
+sim_reply_object (struct sim_request *req, json_t *object, gint64 poll_after_ms)
+{
+  struct sim_fault_hit hit;
+  struct MHD_Response *r;
+  gsize len = 0;
+  char *text;
+
+  if (sim_faults_take (SIM_FAULT_OVERSIZE_JSON, req->call, &hit))
+    text = sim_dump_padded (object, hit.number, &len);
+  else
+    text = sim_dump (object, &len);
+  json_decref (object);
+  r = MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header (r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  if (poll_after_ms >= 0)
+    {
+      g_autofree char *s = g_strdup_printf ("%" G_GINT64_FORMAT, poll_after_ms);
+      MHD_add_response_header (r, "openai-poll-after-ms", s);
+    }
+  return sim_reply_response (req, MHD_HTTP_OK, r);
+}

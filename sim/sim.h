@@ -285,6 +285,9 @@ void sim_server_stop (struct MHD_Daemon *daemon);
 enum MHD_Result sim_reply_json (struct sim_request *req, unsigned int status, json_t *body);
 enum MHD_Result sim_reply_json_with (struct sim_request *req, unsigned int status, json_t *body,
                                      const char *header, const char *value);
+/* 200 with a JSON object (consumed), padded by oversize_json, with an
+ * openai-poll-after-ms hint when poll_after_ms >= 0. */
+enum MHD_Result sim_reply_object (struct sim_request *req, json_t *object, gint64 poll_after_ms);
 enum MHD_Result sim_reply_response (struct sim_request *req, unsigned int status,
                                     struct MHD_Response *response);
 /* OpenAI-shaped error: {"error": {message, type, param, code}}. */
