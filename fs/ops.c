@@ -407,8 +407,10 @@ read_text (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
   return (int)size;
 }
 
+/* Content bytes: copied into buf, or (buf NULL) left in a descriptor of
+ * their own, *fd_out. */
 static int
-read_content (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
+read_content (VfFs *fs, VfHandle *h, char *buf, int *fd_out, size_t size, off_t offset)
 {
   g_autoptr (GError) error = NULL;
   VfVariant variant;
@@ -418,8 +420,12 @@ read_content (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
   vf_tree_is_content (&h->node, &variant);
   cancellable = vf_interrupt_begin ();
   /* by id: a handle keeps reading across mv jobs/A jobs/B */
-  n = vf_jobs_read (fs->jobs, h->node.info->id, TRUE, variant, buf, size, offset, cancellable,
-                    &error);
+  if (fd_out)
+    n = vf_jobs_read_fd (fs->jobs, h->node.info->id, TRUE, variant, size, offset, fd_out,
+                         cancellable, &error);
+  else
+    n = vf_jobs_read (fs->jobs, h->node.info->id, TRUE, variant, buf, size, offset, cancellable,
+                      &error);
   vf_interrupt_end (cancellable);
   if (n >= 0)
     return (int)n;
@@ -439,12 +445,24 @@ vf_read (const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
   if (h->file)
     return vf_files_read (h->file, buf, size, offset);
   if (vf_tree_is_content (&h->node, NULL))
-    return read_content (fs, h, buf, size, offset);
+    return read_content (fs, h, buf, NULL, size, offset);
   return read_text (fs, h, buf, size, offset);
 }
 
-/* Whole cached content goes out from its file (spliced); everything else
- * through vf_read(). */
+static void
+close_spliced (gpointer data)
+{
+  close (GPOINTER_TO_INT (data) - 1);
+}
+
+/* The descriptor (plus one) that this thread's last reply was spliced
+ * from: libfuse sends the reply before the thread takes the next request,
+ * so it is closed then, or when the thread ends. */
+static GPrivate spliced_fd = G_PRIVATE_INIT (close_spliced);
+
+/* Content goes out from the cache's file (spliced): from the handle's own
+ * descriptor once whole, else from one the cache hands out for the bytes
+ * present.  Everything else goes through vf_read(). */
 static int
 vf_read_buf (const char *path, struct fuse_bufvec **bufp, size_t size, off_t offset,
              struct fuse_file_info *fi)
@@ -458,11 +476,33 @@ vf_read_buf (const char *path, struct fuse_bufvec **bufp, size_t size, off_t off
   if (!bv)
     return -ENOMEM;
   *bv = FUSE_BUFVEC_INIT (size);
+  g_private_replace (&spliced_fd, NULL);
   if (h->content_fd >= 0)
     {
       bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
       bv->buf[0].fd = h->content_fd;
       bv->buf[0].pos = offset;
+      *bufp = bv;
+      return 0;
+    }
+  if (!h->file && vf_tree_is_content (&h->node, NULL))
+    {
+      int fd = -1;
+
+      res = read_content (get_fs (), h, NULL, &fd, size, offset);
+      if (res < 0)
+        {
+          free (bv);
+          return res;
+        }
+      bv->buf[0].size = (size_t)res;
+      if (res > 0)
+        {
+          g_private_set (&spliced_fd, GINT_TO_POINTER (fd + 1));
+          bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+          bv->buf[0].fd = fd;
+          bv->buf[0].pos = offset;
+        }
       *bufp = bv;
       return 0;
     }

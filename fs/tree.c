@@ -401,6 +401,7 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
     {
       gint64 us = node->info->changed_us > 0 ? node->info->changed_us : created_us (node->info);
       fill_file (fs, st, node->info->content_size[variant], us);
+      st->st_blksize = 1 << 20;
       return 0;
     }
 

@@ -10,7 +10,9 @@
  * takes a snapshot of the ranges present, fdatasyncs the file, then
  * writes a map of that snapshot, so the map lags the file but never
  * claims a byte that a power loss could zero, and the downloads never
- * wait for the disk.  Readers see the bytes as soon as they are written.
+ * wait for the disk.  Readers see the bytes as soon as they are written,
+ * the last ones too: the same thread later syncs a complete file and
+ * renames it into place.
  */
 #include "vf-cache.h"
 #include "vf-error.h"
@@ -97,6 +99,7 @@ struct vf_cache_entry
   gint64 wake_at; /* broadcast when a run of present bytes reaches this */
   guint64 unsaved;
   gboolean flush_queued; /* in the flusher's queue, with a reference */
+  gboolean completed;    /* every byte arrived, and it was reported */
   GMutex save_lock;
 };
 
@@ -116,7 +119,9 @@ struct vf_cache
   guint loaded; /* entries with an open file */
   GThread *flusher;
   GCond flush_cond;
-  GQueue flush_queue; /* Entry*, references: maps to save */
+  GQueue flush_queue; /* Entry*, references: maps to save, files to finish */
+  gboolean flushing;  /* the flusher works on one */
+  GCond flushed_cond; /* broadcast when the queue is empty and it rests */
   gboolean flusher_stop;
 };
 
@@ -514,6 +519,7 @@ entry_reset_locked (Entry *e, const char *etag, const char *why)
   e->etag = etag_storable (etag) ? g_strdup (etag) : NULL;
   e->no_ranges = FALSE;
   e->unsaved = 0;
+  e->completed = FALSE;
   if (!entry_create_part_locked (e, &error))
     g_message ("%s", error->message);
   entry_broadcast_locked (e);
@@ -652,8 +658,10 @@ entry_save (VfCache *cache, Entry *e)
 }
 
 static void evict_locked (VfCache *cache);
+static gboolean entry_finish (VfCache *cache, Entry *e);
 
-/* Asks the flusher to save the entry's map. */
+/* Asks the flusher to save the entry's map, or to put a complete file in
+ * place. */
 static void
 flush_queue_locked (VfCache *cache, Entry *e)
 {
@@ -665,10 +673,26 @@ flush_queue_locked (VfCache *cache, Entry *e)
   g_cond_signal (&cache->flush_cond);
 }
 
+/* Hands a complete file to the flusher.  TRUE the first time it is seen
+ * complete (the time to report it done). */
+static gboolean
+note_complete_locked (VfCache *cache, Entry *e)
+{
+  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole)
+      || !vf_range_set_contains (e->present, 0, e->total))
+    return FALSE;
+  flush_queue_locked (cache, e);
+  if (e->completed)
+    return FALSE;
+  e->completed = TRUE;
+  return TRUE;
+}
+
 static gpointer
 flusher_run (gpointer data)
 {
   VfCache *cache = data;
+  gboolean complete;
 
   g_mutex_lock (&cache->lock);
   for (;;)
@@ -677,14 +701,21 @@ flusher_run (gpointer data)
 
       if (!e)
         {
+          cache->flushing = FALSE;
+          g_cond_broadcast (&cache->flushed_cond);
           if (cache->flusher_stop)
             break;
           g_cond_wait (&cache->flush_cond, &cache->lock);
           continue;
         }
+      cache->flushing = TRUE;
       e->flush_queued = FALSE;
+      complete = e->loaded && vf_range_set_contains (e->present, 0, e->total);
       g_mutex_unlock (&cache->lock);
-      entry_save (cache, e);
+      if (complete)
+        entry_finish (cache, e);
+      else
+        entry_save (cache, e);
       g_mutex_lock (&cache->lock);
       entry_unref_locked (e);
     }
@@ -693,7 +724,8 @@ flusher_run (gpointer data)
 }
 
 /* Once every byte is present: renames the file into place, makes room for
- * it, and wakes the readers.  TRUE if this call did it. */
+ * it, and wakes the readers.  TRUE if this call did it.  Run by the
+ * flusher: it waits for the disk. */
 static gboolean
 entry_finish (VfCache *cache, Entry *e)
 {
@@ -765,7 +797,7 @@ entry_remove_locked (VfCache *cache, Entry *e, GPtrArray *to_cancel)
 static gboolean
 entry_idle (const Entry *e)
 {
-  if (e->opens > 0 || e->readers > 0 || e->saving > 0 || e->dropped)
+  if (e->opens > 0 || e->readers > 0 || e->saving > 0 || e->flush_queued || e->dropped)
     return FALSE;
   for (guint i = 0; i < e->streams->len; i++)
     {
@@ -791,6 +823,7 @@ entry_unload_locked (VfCache *cache, Entry *e)
   g_array_set_size (e->old_fds, 0);
   vf_range_set_clear (e->present);
   g_clear_pointer (&e->etag, g_free);
+  e->completed = FALSE;
   for (guint i = 0; i < e->streams->len; i++)
     stream_unref_locked (e->streams->pdata[i]);
   g_ptr_array_set_size (e->streams, 0);
@@ -1109,7 +1142,6 @@ fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
   Entry *e = f->e;
   const char *bytes = data;
   gint64 start, end, pos;
-  gboolean complete;
   gboolean wake = FALSE;
 
   g_mutex_lock (&cache->lock);
@@ -1164,15 +1196,13 @@ fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
     }
   f->cursor = end;
   f->s->pos = end;
-  complete = vf_range_set_contains (e->present, 0, e->total);
-  /* The last bytes wake their readers only once the file is in place. */
-  if (wake && !complete)
-    entry_broadcast_locked (e);
-  if (!complete && e->unsaved >= SAVE_EVERY)
+  if (note_complete_locked (cache, e))
+    f->finished = TRUE;
+  else if (e->unsaved >= SAVE_EVERY)
     flush_queue_locked (cache, e);
+  if (wake)
+    entry_broadcast_locked (e);
   g_mutex_unlock (&cache->lock);
-  if (complete)
-    f->finished = entry_finish (cache, e) || f->finished;
   return TRUE;
 
 fail:
@@ -1350,10 +1380,8 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
         s->tries = 0;
 
       /* A request ended (done, or stopped because others have the rest). */
-      g_mutex_unlock (&cache->lock);
-      if (entry_finish (cache, e))
+      if (note_complete_locked (cache, e))
         *finished = TRUE;
-      g_mutex_lock (&cache->lock);
       if (e->unsaved > 0)
         flush_queue_locked (cache, e);
       evict_locked (cache);
@@ -1532,6 +1560,33 @@ note_read_locked (VfCache *cache, Entry *e, gint64 offset, gint64 end)
     }
 }
 
+/* Hands out `len` present bytes at `offset` of `fd`: copied into buf, or
+ * as a descriptor of their own in *fd_out. */
+static gssize
+read_out (int fd, void *buf, int *fd_out, gsize len, gint64 offset, const char *path,
+          GError **error)
+{
+  int errsv;
+
+  if (fd_out)
+    {
+      *fd_out = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+      if (*fd_out < 0)
+        {
+          set_errno_error (error, errno, "Cannot duplicate the descriptor of", path);
+          return -1;
+        }
+      return len;
+    }
+  errsv = pread_all (fd, buf, len, offset);
+  if (errsv)
+    {
+      set_errno_error (error, errsv, "Cannot read", path);
+      return -1;
+    }
+  return len;
+}
+
 /*
  * How a read waits for a download.
  *
@@ -1556,7 +1611,7 @@ note_read_locked (VfCache *cache, Entry *e, gint64 offset, gint64 end)
  * broadcasts the condition); the download goes on for the others.
  */
 static gssize
-entry_read (VfCache *cache, Entry *e, void *buf, gsize len, gint64 offset,
+entry_read (VfCache *cache, Entry *e, void *buf, int *fd_out, gsize len, gint64 offset,
             GCancellable *cancellable, GError **error)
 {
   g_autoptr (GPtrArray) mine = NULL;
@@ -1565,7 +1620,6 @@ entry_read (VfCache *cache, Entry *e, void *buf, gsize len, gint64 offset,
   gssize result = -1;
   gint64 end = offset;
   int fd = -1;
-  int errsv;
 
   if (offset < 0)
     {
@@ -1577,13 +1631,7 @@ entry_read (VfCache *cache, Entry *e, void *buf, gsize len, gint64 offset,
       if (offset >= e->total)
         return 0;
       end = MIN (offset + (gint64)MIN (len, G_MAXSSIZE), e->total);
-      errsv = pread_all (e->fd, buf, end - offset, offset);
-      if (errsv)
-        {
-          set_errno_error (error, errsv, "Cannot read", e->whole_path);
-          return -1;
-        }
-      return end - offset;
+      return read_out (e->fd, buf, fd_out, end - offset, offset, e->whole_path, error);
     }
 
   mine = g_ptr_array_new ();
@@ -1645,14 +1693,7 @@ out:
     g_cancellable_disconnect (cancellable, handler);
 
   if (result > 0)
-    {
-      errsv = pread_all (fd, buf, result, offset);
-      if (errsv)
-        {
-          set_errno_error (error, errsv, "Cannot read", e->part_path);
-          return -1;
-        }
-    }
+    return read_out (fd, buf, fd_out, result, offset, e->part_path, error);
   return result;
 }
 
@@ -1690,9 +1731,9 @@ entry_acquire_locked (VfCache *cache, const VfTask *task, VfVariant variant, gin
   return e;
 }
 
-gssize
-vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total, void *buf,
-               gsize len, gint64 offset, GCancellable *cancellable, GError **error)
+static gssize
+cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total, void *buf,
+            int *fd_out, gsize len, gint64 offset, GCancellable *cancellable, GError **error)
 {
   Entry *e;
   gssize n;
@@ -1705,13 +1746,30 @@ vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 tot
   if (!e)
     return -1;
 
-  n = entry_read (cache, e, buf, len, offset, cancellable, error);
+  n = entry_read (cache, e, buf, fd_out, len, offset, cancellable, error);
 
   g_mutex_lock (&cache->lock);
   e->readers--;
   entry_unref_locked (e);
   g_mutex_unlock (&cache->lock);
   return n;
+}
+
+gssize
+vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total, void *buf,
+               gsize len, gint64 offset, GCancellable *cancellable, GError **error)
+{
+  return cache_read (cache, task, variant, total, buf, NULL, len, offset, cancellable, error);
+}
+
+gssize
+vf_cache_read_fd (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total, gsize len,
+                  gint64 offset, int *fd_out, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (fd_out != NULL, -1);
+
+  *fd_out = -1;
+  return cache_read (cache, task, variant, total, NULL, fd_out, len, offset, cancellable, error);
 }
 
 VfCacheEntry *
@@ -1731,7 +1789,7 @@ gssize
 vf_cache_entry_read (VfCacheEntry *entry, void *buf, gsize len, gint64 offset,
                      GCancellable *cancellable, GError **error)
 {
-  return entry_read (entry->cache, entry, buf, len, offset, cancellable, error);
+  return entry_read (entry->cache, entry, buf, NULL, len, offset, cancellable, error);
 }
 
 void
@@ -1793,6 +1851,17 @@ vf_cache_cached_bytes (VfCache *cache, const char *id, VfVariant variant)
     bytes = e->disk_bytes;
   g_mutex_unlock (&cache->lock);
   return bytes;
+}
+
+void
+vf_cache_flush (VfCache *cache)
+{
+  g_return_if_fail (cache != NULL);
+
+  g_mutex_lock (&cache->lock);
+  while (cache->flushing || !g_queue_is_empty (&cache->flush_queue))
+    g_cond_wait (&cache->flushed_cond, &cache->lock);
+  g_mutex_unlock (&cache->lock);
 }
 
 guint64
@@ -1941,6 +2010,7 @@ vf_cache_new (VfClient *client, const char *dir, const VfCacheConfig *config, GE
   g_thread_pool_set_sort_function (cache->pool, pool_order, NULL);
   g_thread_pool_set_sort_function (cache->prefetch_pool, pool_order, NULL);
   g_cond_init (&cache->flush_cond);
+  g_cond_init (&cache->flushed_cond);
   g_queue_init (&cache->flush_queue);
   cache->flusher = g_thread_new ("vf-cache-flush", flusher_run, cache);
 
@@ -2026,6 +2096,7 @@ vf_cache_free (VfCache *cache)
 
   g_hash_table_unref (cache->entries);
   g_cond_clear (&cache->flush_cond);
+  g_cond_clear (&cache->flushed_cond);
   g_cond_clear (&cache->closing_cond);
   g_mutex_clear (&cache->lock);
   g_free (cache->dir);

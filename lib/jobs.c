@@ -1190,9 +1190,9 @@ is_fetch_error (const GError *error)
              && error->code != VF_ERROR_NOT_FOUND);
 }
 
-gssize
-vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
-              gsize len, gint64 offset, GCancellable *cancellable, GError **error)
+static gssize
+jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf, int *fd_out,
+           gsize len, gint64 offset, GCancellable *cancellable, GError **error)
 {
   g_autoptr (VfTask) task = NULL;
   g_autoptr (GError) local = NULL;
@@ -1231,7 +1231,11 @@ vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, 
           return -1;
         }
     }
-  n = vf_cache_read (jobs->cache, task, variant, total, buf, len, offset, cancellable, &local);
+  if (fd_out)
+    n = vf_cache_read_fd (jobs->cache, task, variant, total, len, offset, fd_out, cancellable,
+                          &local);
+  else
+    n = vf_cache_read (jobs->cache, task, variant, total, buf, len, offset, cancellable, &local);
   /* The cache reports a download's end on its own thread, possibly after
    * this read returned; the job shows it before the reader sees it. */
   if (n >= 0)
@@ -1250,6 +1254,23 @@ vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, 
     content_done (task->id, variant, local, jobs);
   g_propagate_error (error, g_steal_pointer (&local));
   return -1;
+}
+
+gssize
+vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
+              gsize len, gint64 offset, GCancellable *cancellable, GError **error)
+{
+  return jobs_read (jobs, key, by_id, variant, buf, NULL, len, offset, cancellable, error);
+}
+
+gssize
+vf_jobs_read_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, gsize len,
+                 gint64 offset, int *fd_out, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (fd_out != NULL, -1);
+
+  *fd_out = -1;
+  return jobs_read (jobs, key, by_id, variant, NULL, fd_out, len, offset, cancellable, error);
 }
 
 gboolean

@@ -6,8 +6,9 @@
  * ETag); a range is recorded only after its bytes were written (and, with
  * sync_data, synced), and the map is replaced atomically every few tens of
  * MiB by a thread of its own, so a half-fetched file resumes after a
- * restart.  Once whole, the file is renamed to CACHE_DIR/ID/VARIANT
- * and the map removed: a file under its plain name is always whole.
+ * restart.  Once whole, the same thread syncs the file, renames it to
+ * CACHE_DIR/ID/VARIANT and removes the map: a file under its plain name is
+ * always whole.  Readers and the done callback do not wait for that.
  *
  * A read waits only for its own bytes.  Downloads are Range requests
  * started where readers need bytes, small at first and growing while they
@@ -34,8 +35,8 @@ G_BEGIN_DECLS
 typedef struct vf_cache VfCache;
 typedef struct vf_cache_entry VfCacheEntry;
 
-/* Called on a pool thread with no lock held: with error NULL when
- * (id, variant) became whole, else when a download gave up. */
+/* Called on a pool thread with no lock held: with error NULL when every
+ * byte of (id, variant) arrived, else when a download gave up. */
 typedef void (*VfCacheDoneFunc) (const char *id, VfVariant variant, const GError *error,
                                  gpointer user_data);
 
@@ -74,6 +75,14 @@ gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gin
                       void *buf, gsize len, gint64 offset, GCancellable *cancellable,
                       GError **error);
 
+/* The same wait, without the copy: returns how many bytes at `offset`
+ * are there to read (0 at or past the end) and, when that is more than 0,
+ * a new descriptor in *fd_out (the caller's to close) to pread() or
+ * splice them from.  The bytes there stay as they are while it is open. */
+gssize vf_cache_read_fd (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
+                         gsize len, gint64 offset, int *fd_out, GCancellable *cancellable,
+                         GError **error);
+
 /* The same through a pinned entry, as an open file uses it. */
 VfCacheEntry *vf_cache_open (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
                              GError **error);
@@ -90,6 +99,10 @@ gboolean vf_cache_is_whole (VfCache *cache, const char *id, VfVariant variant, g
 guint64 vf_cache_cached_bytes (VfCache *cache, const char *id, VfVariant variant);
 /* Bytes of all entries on disk. */
 guint64 vf_cache_usage (VfCache *cache);
+/* Waits until the files that became complete are in place under their
+ * plain names, and the maps asked for are saved (readers get the last
+ * bytes of a file before that). */
+void vf_cache_flush (VfCache *cache);
 
 /* Starts fetching all of (task, variant) in the background unless it is
  * whole or a prefetch of it runs already. */

@@ -148,6 +148,10 @@ gboolean vf_jobs_forget (VfJobs *jobs, const char *name, GError **error);
  * VF_ERROR_PROTOCOL, ...).  `cancellable` interrupts the wait. */
 gssize vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
                      gsize len, gint64 offset, GCancellable *cancellable, GError **error);
+/* The same, without copying: when it returns more than 0, *fd_out is a new
+ * descriptor (the caller's to close) holding those bytes at `offset`. */
+gssize vf_jobs_read_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, gsize len,
+                        gint64 offset, int *fd_out, GCancellable *cancellable, GError **error);
 
 /* Whether every byte of that content file is in the cache, so that reading
  * it waits on nothing but the disk.  Never waits on the network. */

@@ -117,13 +117,15 @@ read_all (VfCache *cache, const VfTask *task, GBytes *want, gsize step)
     check_read (cache, task, want, off, step);
 }
 
-/* The whole file on disk is the truth. */
+/* The whole file on disk, once the cache put it in place, is the truth. */
 static void
-check_disk (const char *dir, const VfTask *task, GBytes *want)
+check_disk (VfCache *cache, const char *dir, const VfTask *task, GBytes *want)
 {
   g_autofree char *path = g_build_filename (dir, task->id, "video", NULL);
   g_autofree char *data = NULL;
   gsize len = 0;
+
+  vf_cache_flush (cache);
 
   g_assert_true (g_file_get_contents (path, &data, &len, NULL));
   g_assert_cmpuint (len, ==, g_bytes_get_size (want));
@@ -155,8 +157,9 @@ test_sequential (void)
                   requests);
   g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
   g_assert_cmpint (requests, <=, 12);
+  vf_cache_flush (cache);
   g_assert_true (vf_cache_is_whole (cache, task->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
 
   /* Afterwards, from the disk alone. */
   read_all (cache, task, want, 1000 * 1000);
@@ -188,6 +191,71 @@ test_tail (void)
   bytes = sim_counter (sim, "content_bytes");
   g_test_message ("start, end, middle: %" G_GINT64_FORMAT " bytes fetched", bytes);
   g_assert_cmpint (bytes, <=, 3 * MIB);
+  g_clear_pointer (&cache, vf_cache_free);
+  remove_tree (dir);
+}
+
+/* vf_cache_read_fd: the bytes are the truth's, in a descriptor of the
+ * caller's that keeps them even once the cache forgot the file. */
+static void
+check_read_fd (VfCache *cache, const VfTask *task, GBytes *want, gint64 offset, gsize len,
+               int *fd_out)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *buf = g_malloc (len);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (want, &size);
+  gssize n;
+
+  n = vf_cache_read_fd (cache, task, VF_VARIANT_VIDEO, size, len, offset, fd_out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, (gssize)MIN (len, size - offset));
+  g_assert_cmpint (*fd_out, >=, 0);
+  g_assert_cmpint (pread (*fd_out, buf, n, offset), ==, n);
+  if (memcmp (buf, data + offset, n) != 0)
+    g_error ("wrong bytes in [%" G_GINT64_FORMAT ", +%zd) of %s", offset, n, task->id);
+}
+
+static void
+test_read_fd (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (VfTask) task = new_job ();
+  g_autoptr (GBytes) want = truth (task);
+  g_autoptr (VfCache) cache = new_cache (dir);
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *buf = g_malloc (MIB);
+  const guint8 *data = g_bytes_get_data (want, NULL);
+  int kept = -1;
+  int fd = -1;
+
+  start_test ();
+  /* Cold, in the middle; then the whole file in pieces. */
+  check_read_fd (cache, task, want, VIDEO_BYTES / 2, 300 * 1000, &kept);
+  for (gint64 off = 0; off < VIDEO_BYTES; off += MIB)
+    {
+      check_read_fd (cache, task, want, off, MIB, &fd);
+      close (fd);
+    }
+  g_assert_cmpint (vf_cache_read_fd (cache, task, VF_VARIANT_VIDEO, VIDEO_BYTES, 4096, VIDEO_BYTES,
+                                     &fd, NULL, &error),
+                   ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, ==, -1);
+  g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
+
+  /* Whole now, and served from the file under its plain name. */
+  vf_cache_flush (cache);
+  g_assert_true (vf_cache_is_whole (cache, task->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
+  check_read_fd (cache, task, want, VIDEO_BYTES - 1000, 4096, &fd);
+  close (fd);
+
+  /* Dropped from the cache and the disk: a descriptor handed out before
+   * still has its bytes. */
+  vf_cache_drop (cache, task->id);
+  g_assert_cmpint (pread (kept, buf, MIB, 0), ==, MIB);
+  g_assert_true (memcmp (buf, data, MIB) == 0);
+  close (kept);
   g_clear_pointer (&cache, vf_cache_free);
   remove_tree (dir);
 }
@@ -228,7 +296,7 @@ test_two_readers (void)
   g_test_message ("two readers: %" G_GINT64_FORMAT " bytes in %" G_GINT64_FORMAT " requests",
                   sim_counter (sim, "content_bytes"), sim_requests (sim, "content"));
   g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
   g_clear_pointer (&cache, vf_cache_free);
   remove_tree (dir);
 }
@@ -316,7 +384,7 @@ resume_after (const char *fault)
   sim_fault (sim, fault);
   read_all (cache, task, want, 128 * 1024);
   g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
   g_clear_pointer (&cache, vf_cache_free);
   remove_tree (dir);
 }
@@ -350,7 +418,7 @@ test_no_ranges (void)
   /* One answer, the whole file, served every jump. */
   g_assert_cmpint (sim_requests (sim, "content"), ==, 1);
   g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
   g_clear_pointer (&cache, vf_cache_free);
   remove_tree (dir);
 }
@@ -391,7 +459,7 @@ test_remount (void)
   second = sim_counter (sim, "content_bytes");
   /* Resumed: exactly the missing bytes, none twice. */
   g_assert_cmpint (second, ==, VIDEO_BYTES - (gint64)kept);
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
   vf_cache_free (cache);
   remove_tree (dir);
 }
@@ -527,9 +595,10 @@ test_prefetch (void)
   g_mutex_unlock (&dc.lock);
   g_assert_cmpint (dc.done, ==, 1);
   g_assert_cmpint (dc.failed, ==, 0);
+  vf_cache_flush (cache);
   g_assert_true (vf_cache_is_whole (cache, task->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   g_assert_cmpint (sim_counter (sim, "content_bytes"), ==, VIDEO_BYTES);
-  check_disk (dir, task, want);
+  check_disk (cache, dir, task, want);
   vf_cache_free (cache);
   remove_tree (dir);
 }
@@ -561,6 +630,7 @@ test_eviction (void)
   check_read (cache, a, want_a, 0, 4096); /* a is now more recent than b */
   read_all (cache, c, want_c, MIB);
   /* b went: the least recently used. */
+  vf_cache_flush (cache);
   g_assert_true (vf_cache_is_whole (cache, a->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   g_assert_false (vf_cache_is_whole (cache, b->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   g_assert_true (vf_cache_is_whole (cache, c->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
@@ -572,12 +642,13 @@ test_eviction (void)
   check_read (cache, c, want_c, 0, 4096);
   read_all (cache, d, want_d, MIB);
   g_assert_true (vf_cache_entry_is_whole (pin));
+  vf_cache_flush (cache);
   g_assert_true (vf_cache_is_whole (cache, a->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   g_assert_false (vf_cache_is_whole (cache, c->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   g_assert_true (vf_cache_is_whole (cache, d->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
   vf_cache_close (pin);
-  check_disk (dir, a, want_a);
-  check_disk (dir, d, want_d);
+  check_disk (cache, dir, a, want_a);
+  check_disk (cache, dir, d, want_d);
   vf_cache_free (cache);
   remove_tree (dir);
 }
@@ -825,7 +896,7 @@ test_property (void)
     {
       read_all (p.cache, p.tasks[f], p.wants[f], 3 * MIB);
       g_assert_true (vf_cache_is_whole (p.cache, p.tasks[f]->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
-      check_disk (dir, p.tasks[f], p.wants[f]);
+      check_disk (p.cache, dir, p.tasks[f], p.wants[f]);
     }
   vf_cache_free (p.cache);
   for (int f = 0; f < FILES; f++)
@@ -848,6 +919,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cache/sequential", test_sequential);
   g_test_add_func ("/cache/tail", test_tail);
+  g_test_add_func ("/cache/read-fd", test_read_fd);
   g_test_add_func ("/cache/two-readers", test_two_readers);
   g_test_add_func ("/cache/json-content", test_json_content);
   g_test_add_func ("/cache/bad-range", test_bad_range);
