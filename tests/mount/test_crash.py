@@ -82,6 +82,8 @@ def test_kill_9_during_submissions(tmp_path, sim):
             w.join(30)
         cleanup(m.proc, m.mnt)
         m.err.close()
+        # Nothing but the kill ended it (a GLib fatal log would be SIGTRAP).
+        assert m.proc.returncode == -signal.SIGKILL, m.stderr()
     try:
         submit_all(m, [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))], [])
         made = sim_jobs(sim)

@@ -5,6 +5,7 @@ every 0.1 s and gives up after 30 s (at once if the daemon died), cleanup
 unmounts lazily and stops the daemon, umount wants a clean exit.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -27,8 +28,11 @@ VALGRIND = bool(os.environ.get("VIDEOFS_VALGRIND"))
 # What must never appear on the daemon's stderr.
 BAD_OUTPUT = re.compile(
     r"WARNING|CRITICAL|\bERROR\b|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer"
-    r"|runtime error:|Invalid read|Invalid write|definitely lost|uninitialised",
+    r"|runtime error:|Invalid read|Invalid write|definitely lost|uninitialised"
+    r"|\*\*:",  # GLib's mark of a warning, critical or error: fatal under G_DEBUG
 )
+
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
@@ -52,6 +56,29 @@ def wait_for_mount(proc, mnt, timeout=30.0):
         if time.monotonic() > deadline:
             raise TimeoutError("videofs did not mount within %.0f s" % timeout)
         time.sleep(0.1)
+
+
+def adopt_orphans(on=True):
+    """While on, a daemon that goes to the background becomes a child of this
+    process, so wait_exit() can read its exit status: its stderr is
+    /dev/null by then, and a GLib fatal log shows only as a SIGTRAP."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def wait_exit(pid, timeout=10.0):
+    """The exit status of an adopted daemon, as Popen.returncode gives it
+    (-5 for the SIGTRAP of a GLib fatal log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"daemon {pid} did not exit within {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def cleanup(proc, mnt):
