@@ -659,6 +659,7 @@ entry_save (VfCache *cache, Entry *e)
 
 static void evict_locked (VfCache *cache);
 static gboolean entry_finish (VfCache *cache, Entry *e);
+static gpointer flusher_run (gpointer data);
 
 /* Asks the flusher to save the entry's map, or to put a complete file in
  * place. */
@@ -670,6 +671,10 @@ flush_queue_locked (VfCache *cache, Entry *e)
   e->flush_queued = TRUE;
   e->ref++;
   g_queue_push_tail (&cache->flush_queue, e);
+  /* Started on first use, not in vf_cache_new(): videofs opens the cache
+   * before fuse_daemonize() forks, and a thread does not survive a fork. */
+  if (!cache->flusher)
+    cache->flusher = g_thread_new ("vf-cache-flush", flusher_run, cache);
   g_cond_signal (&cache->flush_cond);
 }
 
@@ -2012,7 +2017,6 @@ vf_cache_new (VfClient *client, const char *dir, const VfCacheConfig *config, GE
   g_cond_init (&cache->flush_cond);
   g_cond_init (&cache->flushed_cond);
   g_queue_init (&cache->flush_queue);
-  cache->flusher = g_thread_new ("vf-cache-flush", flusher_run, cache);
 
   g_mutex_lock (&cache->lock);
   scan_dir (cache);
@@ -2059,10 +2063,11 @@ vf_cache_free (VfCache *cache)
   g_thread_pool_free (cache->prefetch_pool, FALSE, TRUE);
   /* The flusher saves what it was asked to, then the rest is saved here. */
   g_mutex_lock (&cache->lock);
-  cache->flusher_stop = TRUE;
+  cache->flusher_stop = TRUE; /* no flusher starts after this */
   g_cond_signal (&cache->flush_cond);
   g_mutex_unlock (&cache->lock);
-  g_thread_join (cache->flusher);
+  if (cache->flusher)
+    g_thread_join (cache->flusher);
 
   /* Keep what arrived. */
   g_mutex_lock (&cache->lock);
