@@ -61,30 +61,30 @@ def test_kill_9_during_submissions(tmp_path, sim):
     rng = random.Random(seed)
     m = Mount(tmp_path, sim.url, "poll=0.2,prefetch=no", start=False)
     kills = lost = 0
-    while True:
-        m.start()
-        todo = [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))]
-        if not todo or kills == 10:
-            break
-        lost += sum(read(m.path("jobs", n, "status")).startswith("unknown")
-                    for n in PROMPTS if os.path.isdir(m.path("jobs", n)))
-        lost += read(m.path("events")).count('"adopted"')
-        errors = []
-        writers = [threading.Thread(target=submit_all, args=(m, todo[i::3], errors))
-                   for i in range(3)]
-        for w in writers:
-            w.start()
-        time.sleep(rng.uniform(0.05, 0.6))
-        m.proc.send_signal(signal.SIGKILL)
-        m.proc.wait()
-        kills += 1
-        for w in writers:
-            w.join(30)
-        cleanup(m.proc, m.mnt)
-        m.err.close()
-        # Nothing but the kill ended it (a GLib fatal log would be SIGTRAP).
-        assert m.proc.returncode == -signal.SIGKILL, m.stderr()
     try:
+        while True:
+            m.start()
+            todo = [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))]
+            if not todo or kills == 10:
+                break
+            lost += sum(read(m.path("jobs", n, "status")).startswith("unknown")
+                        for n in PROMPTS if os.path.isdir(m.path("jobs", n)))
+            lost += read(m.path("events")).count('"adopted"')
+            errors = []
+            writers = [threading.Thread(target=submit_all, args=(m, todo[i::3], errors))
+                       for i in range(3)]
+            for w in writers:
+                w.start()
+            time.sleep(rng.uniform(0.05, 0.6))
+            m.proc.send_signal(signal.SIGKILL)
+            m.proc.wait()
+            kills += 1
+            for w in writers:
+                w.join(30)
+            cleanup(m.proc, m.mnt)
+            m.err.close()
+            # Nothing but the kill ended it (a GLib fatal log would be SIGTRAP).
+            assert m.proc.returncode == -signal.SIGKILL, m.stderr()
         submit_all(m, [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))], [])
         made = sim_jobs(sim)
         prompts = [j["prompt"] for j in made]
