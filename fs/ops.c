@@ -28,6 +28,8 @@
 #include "vf-error.h"
 #include "videofs.h"
 
+#define MAX_REQUEST (512 * 1024)
+
 static VfFs *
 get_fs (void)
 {
@@ -77,6 +79,11 @@ vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   if (conn->capable & FUSE_CAP_SPLICE_WRITE)
     conn->want |= FUSE_CAP_SPLICE_WRITE;
   conn->want &= ~FUSE_CAP_SPLICE_MOVE;
+  /* The kernel's largest request follows max_write.  Kept at 512 KiB so
+   * that a read's reply (plus libfuse's headroom) fits a pipe of the
+   * default pipe-max-size, 1 MiB: a bigger one is not spliced but copied
+   * through a buffer allocated for each reply, at five times the CPU. */
+  conn->max_write = MIN (conn->max_write, MAX_REQUEST);
   return get_fs ();
 }
 

@@ -28,6 +28,7 @@
 #define MIB (G_GINT64_CONSTANT (1024) * 1024)
 #define SAVE_EVERY (32 * MIB)
 #define WRITE_BATCH (256 * 1024) /* bytes of an answer written at once */
+#define WRITE_DIRECT (64 * 1024) /* a piece this big is written as it is, not copied */
 #define SKIP_LIMIT MIB
 #define MAX_IDLE_STREAMS 8
 #define MAX_LOADED 64 /* entries with an open file; idle ones beyond are unloaded */
@@ -1215,9 +1216,10 @@ fail:
   return FALSE;
 }
 
-/* The answer arrives in small pieces: they are written (and shown to the
- * readers) a batch at a time.  The first piece goes at once, and batches
- * grow with the answer, so that its first bytes are not held back. */
+/* The answer arrives in pieces of any size: small ones are written (and
+ * shown to the readers) a batch at a time, big ones as they are, with no
+ * copy.  The first piece goes at once, and batches grow with the answer,
+ * so that its first bytes are not held back. */
 static gboolean
 fetch_sink (const void *data, gsize len, gpointer user_data, GError **error)
 {
@@ -1234,7 +1236,7 @@ fetch_sink (const void *data, gsize len, gpointer user_data, GError **error)
       gsize size = CLAMP (f->batched, 1, WRITE_BATCH);
       gsize n;
 
-      if (f->batch_len == 0 && len >= size)
+      if (f->batch_len == 0 && len >= MIN (size, WRITE_DIRECT))
         {
           f->batched += len;
           return fetch_commit (f, p, len, error);
