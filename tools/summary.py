@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Adds up meson's and pytest's results, in each build dir given (default:
-build), into one closing line."""
+build), into one closing line: every meson test log there (testlog.json, and
+testlog-SETUP.json of a test setup such as valgrind) and pytest.xml."""
+import glob
 import json
 import os
 import sys
@@ -8,8 +10,7 @@ import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
 for build in sys.argv[1:] or ["build"]:
-    log = os.path.join(build, "meson-logs", "testlog.json")
-    if os.path.exists(log):
+    for log in sorted(glob.glob(os.path.join(build, "meson-logs", "testlog*.json"))):
         with open(log) as f:
             for line in f:
                 r = json.loads(line).get("result")
