@@ -80,6 +80,42 @@ def test_content_fetched_once(mount, sim, tmp_path):
     assert content_bytes(sim) - start == SIZE
 
 
+def bdi_of(path):
+    """/sys/class/bdi/MAJ:MIN of the file system mounted at path."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                return "/sys/class/bdi/" + fields[2]
+    raise LookupError(path)
+
+
+LARGE_RA_SIZE = 24_000_000
+
+
+@pytest.mark.sim("--video-bytes", str(LARGE_RA_SIZE))
+@pytest.mark.mount(options="poll=0.2,prefetch=no")
+def test_large_read_ahead(mount, sim):
+    """The kernel's read-ahead at 8 MiB (root can set read_ahead_kb) sends
+    reads far ahead of the reader and out of order: the bytes stay exact,
+    and little is fetched twice (only what a superseded request had in
+    flight)."""
+    knob = os.path.join(bdi_of(mount.mnt), "read_ahead_kb")
+    if not os.access(knob, os.W_OK):
+        pytest.skip(f"{knob} is not writable")
+    write(knob, "8192")
+    ident = submit(mount, "ra")
+    wait_state(mount, "ra", "completed")
+    truth = sim.truth(ident)
+    time.sleep(0.3)
+    start = content_bytes(sim)
+    assert subprocess.check_output(["cat", mount.path("jobs", "ra", "video.mp4")]) == truth
+    time.sleep(0.5)
+    fetched = content_bytes(sim) - start
+    print(f"\nread_ahead_kb 8192: {fetched} bytes fetched for {LARGE_RA_SIZE}", file=sys.stderr)
+    assert LARGE_RA_SIZE <= fetched <= LARGE_RA_SIZE * 1.25
+
+
 @pytest.mark.mount(options="poll=0.2,prefetch=no")
 def test_cache_survives_remount(mount, sim, tmp_path):
     ident = submit(mount, "kept")
