@@ -717,6 +717,7 @@ flusher_run (gpointer data)
         }
       cache->flushing = TRUE;
       e->flush_queued = FALSE;
+      e->saving++; /* neither unloaded nor evicted meanwhile */
       complete = e->loaded && vf_range_set_contains (e->present, 0, e->total);
       g_mutex_unlock (&cache->lock);
       if (complete)
@@ -724,6 +725,7 @@ flusher_run (gpointer data)
       else
         entry_save (cache, e);
       g_mutex_lock (&cache->lock);
+      e->saving--;
       entry_unref_locked (e);
     }
   g_mutex_unlock (&cache->lock);
