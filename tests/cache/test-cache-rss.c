@@ -8,7 +8,7 @@
 #include "vf-error.h"
 #include "../testutil.h"
 
-#include "../client/sim.h"
+#include "cache-common.h"
 
 #include <curl/curl.h>
 #include <glib/gstdio.h>
@@ -30,18 +30,7 @@ static gint64 video_bytes;
 static VfTask *
 new_job (void)
 {
-  g_autoptr (json_t) body = json_pack ("{s:s, s:s}", "model", "sora-2", "prompt", "rss");
-  VfCreateRequest request = { body, NULL };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VfTask) created = vf_client_create (client, &request, &error);
-  VfTask *task;
-
-  g_assert_no_error (error);
-  if (created->state != VF_STATE_COMPLETED)
-    sim_complete (sim, created->id);
-  task = vf_client_retrieve (client, VF_PROTO_OPENAI, created->id, &error);
-  g_assert_no_error (error);
-  return task;
+  return cache_test_new_job (client, sim, "rss");
 }
 
 static gint64

@@ -8,7 +8,7 @@
 #include "vf-error.h"
 #include "../testutil.h"
 
-#include "../client/sim.h"
+#include "cache-common.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -35,23 +35,10 @@ make_dir (void)
   return dir;
 }
 
-/* A completed job on the simulator, as the client retrieves it. */
 static VfTask *
 new_job (void)
 {
-  g_autoptr (json_t) body = json_pack ("{s:s, s:s}", "model", "sora-2", "prompt", "a cache test");
-  VfCreateRequest request = { body, NULL };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VfTask) created = vf_client_create (client, &request, &error);
-  VfTask *task;
-
-  g_assert_no_error (error);
-  if (created->state != VF_STATE_COMPLETED)
-    sim_complete (sim, created->id);
-  task = vf_client_retrieve (client, VF_PROTO_OPENAI, created->id, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (task->state, ==, VF_STATE_COMPLETED);
-  return task;
+  return cache_test_new_job (client, sim, "a cache test");
 }
 
 static GBytes *

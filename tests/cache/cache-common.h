@@ -1,0 +1,9 @@
+/* cache-common.h: what the cache tests share. */
+#pragma once
+
+#include "vf-client.h"
+
+#include "../client/sim.h"
+
+/* A completed job on the simulator, as the client retrieves it. */
+VfTask *cache_test_new_job (VfClient *client, Sim *sim, const char *prompt);
