@@ -3,6 +3,24 @@
 
 #include <jansson.h>
 
+VfClient *
+cache_test_client (Sim *sim, int max_retries)
+{
+  g_autoptr (GError) error = NULL;
+  VfClientConfig config;
+  VfClient *client;
+
+  vf_client_config_init (&config);
+  config.endpoint = sim->base;
+  config.ark_endpoint = sim->ark_base;
+  config.token = "test-token";
+  if (max_retries >= 0)
+    config.retry.max_retries = max_retries;
+  client = vf_client_new (&config, &error);
+  g_assert_no_error (error);
+  return client;
+}
+
 VfTask *
 cache_test_new_job (VfClient *client, Sim *sim, const char *prompt)
 {

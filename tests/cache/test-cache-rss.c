@@ -259,8 +259,6 @@ main (int argc, char **argv)
   const char *size_env = g_getenv ("CACHE_RSS_BYTES");
   g_autofree char *size_arg = NULL;
   const char *args[4];
-  VfClientConfig config;
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
@@ -277,12 +275,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cache-rss/sequential", test_sequential);
 
   sim = sim_start (args);
-  vf_client_config_init (&config);
-  config.endpoint = sim->base;
-  config.ark_endpoint = sim->ark_base;
-  config.token = "test-token";
-  client = vf_client_new (&config, &error);
-  g_assert_no_error (error);
+  client = cache_test_client (sim, -1);
 
   status = g_test_run ();
 

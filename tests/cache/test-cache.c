@@ -899,8 +899,6 @@ main (int argc, char **argv)
 {
   g_autofree char *size_arg = g_strdup_printf ("--video-bytes=%d", VIDEO_BYTES);
   const char *args[] = { size_arg, "--queue=0", "--duration=0", NULL };
-  VfClientConfig config;
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
@@ -924,13 +922,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cache/property", test_property);
 
   sim = sim_start (args);
-  vf_client_config_init (&config);
-  config.endpoint = sim->base;
-  config.ark_endpoint = sim->ark_base;
-  config.token = "test-token";
-  config.retry.max_retries = 0;
-  client = vf_client_new (&config, &error);
-  g_assert_no_error (error);
+  client = cache_test_client (sim, 0);
 
   status = g_test_run ();
 
