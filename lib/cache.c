@@ -1153,6 +1153,7 @@ fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
   Entry *e = f->e;
   const char *bytes = data;
   gint64 start, end, pos;
+  gint64 elapsed;
   gboolean wake = FALSE;
 
   g_mutex_lock (&cache->lock);
@@ -1207,8 +1208,9 @@ fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
     }
   f->cursor = end;
   f->s->pos = end;
-  if (g_get_monotonic_time () - f->started >= 10000)
-    f->s->rate = (end - f->offset) * G_USEC_PER_SEC / (g_get_monotonic_time () - f->started);
+  elapsed = g_get_monotonic_time () - f->started;
+  if (elapsed >= 10000)
+    f->s->rate = (end - f->offset) * G_USEC_PER_SEC / elapsed;
   if (note_complete_locked (cache, e))
     f->finished = TRUE;
   else if (e->unsaved >= SAVE_EVERY)
