@@ -1,5 +1,34 @@
-/* jobs-private.h: what jobs.c (table, journal, submission) and poller.c
- * (status polling, adoption, the account listing) share. Not an interface. */
+/* jobs-private.h: what the files of the job table share.  Not an
+ * interface: fs/ and the tests see vf-jobs.h only.
+ *
+ * The files, bottom to top (each calls only files below it):
+ *
+ *   job.c           one job: its lifetime, its journal record, the table's
+ *                   lookups
+ *   jobs-text.c     what a job's files say: status, error, the root status
+ *                   table, VfJobInfo snapshots
+ *   jobs-events.c   the events log
+ *   jobs-journal.c  the table's journal: replay, append, compaction
+ *   jobs-txn.c      a change to the table: the lock order, in one place
+ *   jobs-content.c  content: sizes, reads, downloads' outcomes, expiry
+ *   videos.c        the account's listing behind videos/
+ *   poller.c        the background thread: polls, adoption, listings, probes
+ *   submit.c        what a user does: submit, reject, rename, forget
+ *   jobs.c          open, start, close, and the snapshots fs/ reads
+ *
+ * Locking.  Two locks, always taken in this order:
+ *   journal_lock  serialises every journaled change, so records land in the
+ *                 order the table changed; held across the journal's disk
+ *                 writes, never across a network call;
+ *   lock          the table lock: guards every field below it, every Job
+ *                 and Video, the events log; never held across disk or
+ *                 network I/O.
+ * A change takes them through VfTxn (jobs-txn.c) and nowhere else.  The
+ * content cache's own lock is taken only with neither held.
+ *
+ * Ownership: a Job is owned by the table (or by the references taken with
+ * vf_job_ref_locked()); a function named *_locked wants the table lock held.
+ */
 #pragma once
 
 #include "vf-cache.h"
@@ -8,12 +37,28 @@
 
 G_BEGIN_DECLS
 
+#ifndef VF_N_VARIANTS
+#define VF_N_VARIANTS (VF_VARIANT_SPRITESHEET + 1)
+#endif
+#ifndef VF_N_PROTOCOLS
+#define VF_N_PROTOCOLS (VF_PROTO_ARK + 1)
+#endif
+
+/* What the poller keeps of a job: not journaled (monotonic microseconds). */
+typedef struct
+{
+  gint64 last_ok_us;
+  gint64 next_us;
+  int not_found;
+  gboolean expiry_checked;
+} JobPoll;
+
 /* One job.  Fields are guarded by the table lock; a job removed from the
  * table (forgotten, or replaced by a resubmission) has `removed` set, so a
  * thread that held a reference across network I/O drops its result. */
 typedef struct
 {
-  int ref; /* under the table lock */
+  int ref;
   gboolean removed;
 
   char *name;
@@ -32,39 +77,32 @@ typedef struct
   gint64 created;    /* unix seconds */
   gint64 intent_us;  /* unix microseconds of the intent */
   gint64 changed_us; /* unix microseconds of the last status change */
-  gint64 content_size[3];
+  gint64 content_size[VF_N_VARIANTS];
   gboolean probed;
   gboolean expired;
 
-  /* Poller state, not journaled (monotonic microseconds). */
-  gint64 last_ok_us;
-  gint64 next_poll_us;
-  int not_found;
-  gboolean expiry_checked;
+  JobPoll poll;
 } Job;
 
-/* An entry of videos/ that is not (necessarily) a job here. */
+/* An entry of videos/ from the account's listing (videos.c). */
 typedef struct
 {
   VfTask *task;
-  gint64 content_size[3];
+  gint64 content_size[VF_N_VARIANTS];
   gboolean probed;
   gboolean probe_wanted;
   gboolean expired;
 } Video;
 
-typedef struct
-{
-  char *name;
-  guint what;
-} Note;
+typedef struct vf_poller VfPoller;
 
 struct vf_jobs
 {
+  /* Set at open, read-only after. */
   VfClient *client;
   char *state_dir;
   char *cache_dir;
-  char *model;
+  char *model; /* the job defaults */
   char *seconds;
   char *size;
   double poll_s;
@@ -72,73 +110,176 @@ struct vf_jobs
   gboolean delete_remote;
   VfJobsChangedFunc changed;
   gpointer user_data;
+  VfCache *cache; /* its own lock */
 
-  /* Order: journal_lock, then lock.  journal_lock serialises every change
-   * that is journaled, so records land in the order the table changed. */
-  GMutex journal_lock;
+  GMutex journal_lock; /* first */
   VfJournal *journal;
   int lock_fd;
 
-  GMutex lock;
-  GCond cond;        /* wakes the poller */
+  GMutex lock;       /* second; guards everything below */
   GHashTable *table; /* name -> Job* */
+  gint64 table_changed_us;
   GString *events;
   gint64 events_changed_us;
-  gint64 table_changed_us;
+  gboolean no_list[VF_N_PROTOCOLS]; /* the API has no list call */
 
-  GThread *poller;
-  gboolean stopping;
-  gint64 backoff_until_us; /* monotonic; the account-wide back-off */
-  int n_rate_limited;
-  gint64 next_adopt_us;
-  gboolean no_list[2]; /* by VfProtocol: the API has no list call */
-  gboolean list_failed[2];
-
-  GHashTable *videos; /* id -> Video*, from the last listing */
+  /* videos/: the last listing (videos.c). */
+  GHashTable *videos; /* id -> Video* */
   gboolean videos_listed;
   gboolean videos_wanted;
   gint64 videos_refreshed_us;
   GQueue probe_queue; /* ids of videos/ entries to probe */
 
-  VfCache *cache;
+  GCond work_cond;  /* wakes the poller: there may be work */
+  VfPoller *poller; /* poller.c's own state */
 };
 
-/* jobs.c */
-char *vf_one_line (const char *text);
+static inline gint64
+vf_jobs_poll_us (const VfJobs *jobs)
+{
+  return (gint64)(jobs->poll_s * G_USEC_PER_SEC);
+}
+
+/* With the table lock held: new work may be due (a job, a listing wanted). */
+static inline void
+vf_jobs_wake_poller_locked (VfJobs *jobs)
+{
+  g_cond_broadcast (&jobs->work_cond);
+}
+
+/* ----- job.c ----- */
+
 Job *vf_job_new (const char *name, const char *prompt_file);
+Job *vf_job_ref_locked (Job *job);
+void vf_job_unref_locked (Job *job);
+/* The table's value destructor: marks the job removed and drops the
+ * table's reference. */
+void vf_job_drop (gpointer job);
 /* The prompt file follows its job: jobs/B.txt after mv jobs/A jobs/B. */
 void vf_job_set_name (Job *job, const char *name);
-Job *vf_jobs_by_id_locked (VfJobs *jobs, const char *id);
-Job *vf_job_ref_locked (Job *job);
-void vf_job_unref (VfJobs *jobs, Job *job);
-void vf_job_unref_locked (Job *job);
-const char *vf_job_state_word (const Job *job);
-/* Appends to the events log; `extra` (may be NULL) is merged in and stolen. */
-void vf_jobs_event_locked (VfJobs *jobs, Job *job, const char *event, json_t *extra);
-/* Replaces a job's answer (stolen), emits its events; returns VfChange bits. */
-guint vf_job_update_task_locked (VfJobs *jobs, Job *job, VfTask *task);
-char *vf_task_status_text (const VfTask *task, gboolean expired, gint64 no_answer_s);
-VfJobInfo *vf_jobs_job_info_locked (VfJobs *jobs, Job *job);
-/* Takes both locks: marks every job and video showing `id`. */
-void vf_jobs_mark_expired (VfJobs *jobs, const char *id, gboolean expired);
-void vf_jobs_prefetch (VfJobs *jobs, const VfTask *task, gint64 total);
-gboolean vf_jobs_content_cached (VfJobs *jobs, const char *id, VfVariant variant, gint64 total);
-json_t *vf_job_record_locked (Job *job, const char *op);
-/* With journal_lock held.  The first steals `record` (may be NULL) and
- * warns on failure; the second borrows it and fails. */
-void vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync);
-gboolean vf_jobs_journal_try_append (VfJobs *jobs, json_t *record, gboolean sync, GError **error);
-void vf_notes_add (GArray *notes, const char *name, guint what);
-void vf_notes_flush (VfJobs *jobs, GArray *notes);
-GArray *vf_notes_new (void);
-gint64 vf_jobs_poll_us (VfJobs *jobs);
-char *vf_task_prompt_of_body (const json_t *body);
+gboolean vf_job_task_finished (const Job *job);
+/* The journal record of a job (a new reference): `op` "task" holds only
+ * the answer and what was learnt of the content; any other op the whole
+ * job. */
+json_t *vf_job_record (const Job *job, const char *op);
+/* A job from a whole record, or NULL. */
+Job *vf_job_from_record (json_t *record);
+/* Applies the answer and content fields of a record. */
+void vf_job_apply_task_record (Job *job, json_t *record);
+/* The prompt text of a request body of either protocol (new string). */
+char *vf_job_prompt_of_body (const json_t *body);
 
-/* poller.c */
+/* Jobs in name order (no references). */
+GPtrArray *vf_jobs_sorted_locked (VfJobs *jobs);
+/* The LIVE job showing that id, or NULL. */
+Job *vf_jobs_by_id_locked (VfJobs *jobs, const char *id);
+
+/* ----- jobs-text.c ----- */
+
+/* API text may hold anything: the files show one line of it. */
+char *vf_one_line (const char *text);
+/* "submitting", "queued", ..., "completed". */
+const char *vf_job_state_word (const Job *job);
+/* "CODE: MESSAGE" of a failed task, each one line: the error file of both
+ * jobs/NAME/ and videos/ID/. */
+char *vf_task_failure_text (const VfTask *task);
+/* The `status` line of a task. */
+char *vf_task_status_text (const VfTask *task, gboolean expired, gint64 no_answer_s);
+VfJobInfo *vf_job_info_locked (VfJobs *jobs, const Job *job);
+VfJobInfo *vf_video_info_locked (VfJobs *jobs, const char *id, const Video *video);
+
+/* ----- jobs-events.c ----- */
+
+/* Appends an event of `job` to the events log; `extra` (may be NULL) is
+ * merged in and stolen. */
+void vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json_t *extra);
+
+/* ----- jobs-journal.c ----- */
+
+/* Opens STATE_DIR/journal and replays it into the table. */
+gboolean vf_jobs_journal_open (VfJobs *jobs, GError **error);
+/* With journal_lock held: rewrites the journal as one record per job. */
+gboolean vf_jobs_journal_compact (VfJobs *jobs, GError **error);
+/* With journal_lock held.  Borrows `record`. */
+gboolean vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync, GError **error);
+
+/* ----- jobs-txn.c ----- */
+
+/* A change to the table.  vf_txn_begin() takes the journal lock and the
+ * table lock, in that order; the change is made to the table; records,
+ * notes and events are added; vf_txn_commit() releases the table lock,
+ * appends the records (synced if any asked it), releases the journal lock
+ * and then tells fs/ what changed, with no lock held.  A change that
+ * writes no record may begin with vf_txn_begin_unjournaled(), which takes
+ * the table lock only. */
+typedef struct
+{
+  VfJobs *jobs;
+  gboolean journaled;
+  gboolean sync;
+  GPtrArray *records; /* json_t*, owned */
+  GArray *notes;      /* of Note */
+} VfTxn;
+
+void vf_txn_begin (VfTxn *txn, VfJobs *jobs);
+void vf_txn_begin_unjournaled (VfTxn *txn, VfJobs *jobs);
+/* Adds a journal record (stolen; NULL is ignored); `sync` makes the commit
+ * fsync the journal. */
+void vf_txn_record (VfTxn *txn, json_t *record, gboolean sync);
+/* fs/ hears of it at commit: `name` a job's name, or NULL for the root
+ * files and videos/ (see VfJobsChangedFunc). */
+void vf_txn_note (VfTxn *txn, const char *name, guint what);
+/* An event of `job` for the events log; `extra` as vf_events_add_locked(). */
+void vf_txn_event (VfTxn *txn, const Job *job, const char *event, json_t *extra);
+/* The job table's names changed (a job appeared, was renamed or forgotten). */
+void vf_txn_table_changed (VfTxn *txn);
+/* Ends the change.  Returns FALSE with *error when a record could not be
+ * written; with error NULL such a failure is logged instead. */
+gboolean vf_txn_commit (VfTxn *txn, GError **error);
+
+/* ----- jobs-content.c ----- */
+
+/* The cache's done callback. */
+void vf_jobs_content_done (const char *id, VfVariant variant, const GError *error,
+                           gpointer user_data);
+/* Marks every job and video showing `id` as expired (or not). */
+void vf_jobs_mark_expired (VfJobs *jobs, const char *id, gboolean expired);
+/* Every byte of (id, variant) is in the cache. */
+gboolean vf_jobs_content_cached (VfJobs *jobs, const char *id, VfVariant variant, gint64 total);
+void vf_jobs_prefetch (VfJobs *jobs, const VfTask *task, gint64 total);
+/* Learns the size of each variant a completed task offers (-1: absent);
+ * *expired when the API no longer has the video.  Fails when the video's
+ * size cannot be learnt now (try again later). */
+gboolean vf_jobs_probe_task (VfJobs *jobs, const VfTask *task, gint64 sizes[VF_N_VARIANTS],
+                             gboolean *expired, GError **error);
+
+/* ----- videos.c ----- */
+
+void vf_video_free (gpointer video);
+
+/* Tasks of the account, newest first, at most `max_pages` pages, stopping
+ * at a task created before `stop_before_s` (0: never). */
+typedef struct
+{
+  GPtrArray *tasks; /* of VfTask*, owned */
+  gboolean complete;
+  GError *error;
+} VfListing;
+
+void vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
+                       VfListing *listing);
+void vf_listing_clear (VfListing *listing);
+/* The API answered that it has no list call. */
+gboolean vf_error_means_no_list (const GError *error);
+
+/* The poller's work for videos/: refreshes the listing, learns the sizes of
+ * one entry.  A rate-limited answer is handed back in *rate_limited. */
+void vf_videos_refresh (VfJobs *jobs, GError **rate_limited);
+void vf_videos_probe (VfJobs *jobs, const char *id, GError **rate_limited);
+
+/* ----- poller.c ----- */
+
 void vf_poller_start (VfJobs *jobs);
 void vf_poller_stop (VfJobs *jobs);
-/* With the table lock held. */
-void vf_poller_wake_locked (VfJobs *jobs);
-void vf_video_free (gpointer data);
 
 G_END_DECLS

@@ -6,21 +6,32 @@
  * jobs are not asked again.  Readers of `status` only read the table.
  * Besides polling it adopts `unknown` jobs (a create whose answer was lost)
  * by finding them in the API's list, refreshes the account listing behind
- * videos/ while someone looks at it, and learns content sizes.  One piece
- * of work at a time, in that order of priority.
+ * videos/ while someone looks at it (videos.c), and learns content sizes.
+ * One piece of work at a time, in that order of priority.
+ *
+ * Its own state (the thread, the account-wide back-off, the adoption
+ * schedule) is in struct vf_poller and guarded by the table lock; what it
+ * keeps of each job is Job.poll.
  */
 #include "jobs-private.h"
 #include "vf-error.h"
 
 #include <string.h>
 
-#define LIST_LIMIT 100
 #define ADOPT_PAGES 10
-#define VIDEO_PAGES 50
 #define ADOPT_BEFORE_S 60       /* server clocks may run behind ours */
 #define ADOPT_AFTER_S (10 * 60) /* a create may sit in a queue */
 #define MAX_BACKOFF_US (300 * G_USEC_PER_SEC)
 #define NOT_FOUND_LIMIT 3
+
+struct vf_poller
+{
+  GThread *thread;
+  gboolean stopping;
+  gint64 backoff_until_us; /* monotonic; the account-wide back-off */
+  int n_rate_limited;
+  gint64 next_adopt_us;
+};
 
 typedef enum
 {
@@ -40,25 +51,10 @@ typedef struct
   char *id; /* for PROBE */
 } Work;
 
-void
-vf_video_free (gpointer data)
-{
-  Video *video = data;
-
-  vf_task_free (video->task);
-  g_free (video);
-}
-
-void
-vf_poller_wake_locked (VfJobs *jobs)
-{
-  g_cond_broadcast (&jobs->cond);
-}
-
 static gboolean
 job_wants_poll (const Job *job)
 {
-  if (job->phase != VF_JOB_LIVE || !job->id || job->not_found >= NOT_FOUND_LIMIT)
+  if (job->phase != VF_JOB_LIVE || !job->id || job->poll.not_found >= NOT_FOUND_LIMIT)
     return FALSE;
   if (!job->task)
     return TRUE;
@@ -76,6 +72,7 @@ mono_of_unix_s (gint64 unix_s)
 static void
 rate_limited_locked (VfJobs *jobs, const GError *error)
 {
+  VfPoller *poller = jobs->poller;
   gint64 hint = vf_error_retry_after_ms (error);
   gint64 wait;
 
@@ -83,22 +80,33 @@ rate_limited_locked (VfJobs *jobs, const GError *error)
     wait = MIN (hint * 1000, MAX_BACKOFF_US);
   else
     {
-      int n = MIN (jobs->n_rate_limited, 8);
+      int n = MIN (poller->n_rate_limited, 8);
 
       wait = MIN (vf_jobs_poll_us (jobs) << n, MAX_BACKOFF_US);
     }
-  jobs->n_rate_limited++;
-  jobs->backoff_until_us = MAX (jobs->backoff_until_us, g_get_monotonic_time () + wait);
+  poller->n_rate_limited++;
+  poller->backoff_until_us = MAX (poller->backoff_until_us, g_get_monotonic_time () + wait);
   g_debug ("rate limited: waiting %" G_GINT64_FORMAT " ms", wait / 1000);
+}
+
+static void
+rate_limited (VfJobs *jobs, const GError *error)
+{
+  if (!g_error_matches (error, VF_ERROR, VF_ERROR_RATE_LIMITED))
+    return;
+  g_mutex_lock (&jobs->lock);
+  rate_limited_locked (jobs, error);
+  g_mutex_unlock (&jobs->lock);
 }
 
 /* Picks the most urgent piece of work; else sets *wake to when some is due. */
 static void
 pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
 {
+  VfPoller *poller = jobs->poller;
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
-  gboolean backoff = now < jobs->backoff_until_us;
-  gboolean unknown[2] = { FALSE, FALSE };
+  gboolean backoff = now < poller->backoff_until_us;
+  gboolean unknown[VF_N_PROTOCOLS] = { FALSE };
   Job *due = NULL;
   GHashTableIter iter;
   gpointer value;
@@ -111,7 +119,7 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
       if (job->phase == VF_JOB_UNKNOWN)
         unknown[job->protocol] = TRUE;
       if (job->phase == VF_JOB_LIVE && job->task && job->task->state == VF_STATE_COMPLETED
-          && job->probed && !job->expired && !job->expiry_checked && job->task->expires_at > 0)
+          && job->probed && !job->expired && !job->poll.expiry_checked && job->task->expires_at > 0)
         {
           if (now_s >= job->task->expires_at)
             {
@@ -121,34 +129,34 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
             }
           *wake = MIN (*wake, mono_of_unix_s (job->task->expires_at));
         }
-      if (job_wants_poll (job) && (!due || job->next_poll_us < due->next_poll_us))
+      if (job_wants_poll (job) && (!due || job->poll.next_us < due->poll.next_us))
         due = job;
     }
 
   if (backoff)
     {
-      *wake = MIN (*wake, jobs->backoff_until_us);
+      *wake = MIN (*wake, poller->backoff_until_us);
       return;
     }
-  if (due && due->next_poll_us <= now)
+  if (due && due->poll.next_us <= now)
     {
       work->kind = WORK_POLL;
       work->job = vf_job_ref_locked (due);
       return;
     }
   if (due)
-    *wake = MIN (*wake, due->next_poll_us);
+    *wake = MIN (*wake, due->poll.next_us);
 
-  for (int p = VF_PROTO_OPENAI; p <= VF_PROTO_ARK; p++)
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
     if (unknown[p] && !jobs->no_list[p])
       {
-        if (jobs->next_adopt_us <= now)
+        if (poller->next_adopt_us <= now)
           {
             work->kind = WORK_ADOPT;
             work->protocol = p;
             return;
           }
-        *wake = MIN (*wake, jobs->next_adopt_us);
+        *wake = MIN (*wake, poller->next_adopt_us);
       }
 
   if (jobs->videos_wanted)
@@ -170,49 +178,110 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
     }
 }
 
-/* ----- content sizes ----- */
+/* ----- polling ----- */
 
-/* Learns the size of each variant a completed task offers.  A 404 means the
- * variant is absent (for the video: the content expired).  Fails, so that
- * the caller tries again later, when the video's size cannot be learnt. */
-static gboolean
-probe_task (VfJobs *jobs, const VfTask *task, gint64 sizes[3], gboolean *expired, GError **error)
+/* With the table lock held: a retrieve of `job` answered `task` (stolen). */
+static void
+poll_answered_locked (VfTxn *txn, Job *job, VfTask *task, gboolean probe,
+                      const gint64 sizes[VF_N_VARIANTS], gboolean expired, gint64 now,
+                      VfTask **prefetch, gint64 *prefetch_size)
 {
-  int n = task->protocol == VF_PROTO_ARK ? 1 : 3;
+  VfJobs *jobs = txn->jobs;
+  guint what = 0;
+  gint64 after = MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
+  const char *old_word = vf_job_state_word (job);
+  int old_progress = job->task ? job->task->progress : -1;
+  gboolean raw_same
+      = job->task && job->task->raw && task->raw && json_equal (job->task->raw, task->raw);
+  gboolean moved;
 
-  *expired = FALSE;
-  for (int v = 0; v < 3; v++)
-    sizes[v] = -1;
-  for (int v = 0; v < n; v++)
+  jobs->poller->n_rate_limited = 0;
+  job->poll.last_ok_us = now;
+  job->poll.not_found = 0;
+  job->poll.next_us = now + after;
+  if (job->poll_error)
     {
-      VfContentInfo info = { 0 };
-      g_autoptr (GError) local = NULL;
-
-      if (vf_client_content_probe (jobs->client, task, v, &info, &local))
+      g_clear_pointer (&job->poll_error, g_free);
+      if (job->no_answer_s > 0)
         {
-          sizes[v] = info.total_size;
-          vf_content_info_clear (&info);
-          continue;
+          job->no_answer_s = 0;
+          job->changed_us = g_get_real_time ();
+          what |= VF_CHANGE_STATUS;
         }
-      vf_content_info_clear (&info);
-      if (g_error_matches (local, VF_ERROR, VF_ERROR_NOT_FOUND)
-          || g_error_matches (local, VF_ERROR, VF_ERROR_EXPIRED))
-        {
-          if (v == VF_VARIANT_VIDEO)
-            *expired = TRUE;
-          continue;
-        }
-      if (v == VF_VARIANT_VIDEO || g_error_matches (local, VF_ERROR, VF_ERROR_RATE_LIMITED))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      g_debug ("%s of %s: %s", vf_variant_name (v), task->id, local->message);
     }
-  return TRUE;
+  if (task->state == VF_STATE_COMPLETED && probe)
+    {
+      memcpy (job->content_size, sizes, sizeof job->content_size);
+      job->probed = TRUE;
+      job->expired = expired;
+      job->poll.expiry_checked = FALSE;
+      if (!expired && jobs->prefetch && sizes[VF_VARIANT_VIDEO] >= 0)
+        {
+          *prefetch = vf_task_copy (task);
+          *prefetch_size = sizes[VF_VARIANT_VIDEO];
+        }
+    }
+
+  vf_task_free (job->task);
+  job->task = task;
+  moved = strcmp (old_word, vf_job_state_word (job)) != 0 || old_progress != task->progress;
+  if (!raw_same || moved)
+    {
+      job->changed_us = g_get_real_time ();
+      what |= VF_CHANGE_STATUS;
+    }
+  if (moved)
+    {
+      const char *event = "state";
+
+      if (task->state == VF_STATE_COMPLETED)
+        event = "completed";
+      else if (task->state == VF_STATE_FAILED)
+        event = "failed";
+      vf_txn_event (txn, job, event, NULL);
+      if (task->state == VF_STATE_COMPLETED)
+        what |= VF_CHANGE_CONTENT;
+    }
+  if (expired)
+    vf_txn_event (txn, job, "expired", NULL);
+  if (what || moved || expired)
+    {
+      vf_txn_note (txn, job->name, what);
+      vf_txn_record (txn, vf_job_record (job, "task"), FALSE);
+    }
 }
 
-/* ----- polling ----- */
+/* With the table lock held: a retrieve of `job` failed. */
+static void
+poll_failed_locked (VfTxn *txn, Job *job, const char *id, const GError *error, gint64 now)
+{
+  VfJobs *jobs = txn->jobs;
+  gint64 silent_s = (now - job->poll.last_ok_us) / G_USEC_PER_SEC;
+
+  job->poll.next_us = now + vf_jobs_poll_us (jobs);
+  if (g_error_matches (error, VF_ERROR, VF_ERROR_RATE_LIMITED))
+    rate_limited_locked (jobs, error);
+  g_free (job->poll_error);
+  if (g_error_matches (error, VF_ERROR, VF_ERROR_NOT_FOUND))
+    {
+      job->poll.not_found++;
+      job->poll_error = g_strdup_printf ("the API does not know job %s (%s)", id, error->message);
+      if (job->poll.not_found == NOT_FOUND_LIMIT)
+        {
+          job->changed_us = g_get_real_time ();
+          vf_txn_note (txn, job->name, VF_CHANGE_STATUS);
+        }
+    }
+  else
+    job->poll_error = g_strdup (error->message);
+  if (now - job->poll.last_ok_us > 3 * vf_jobs_poll_us (jobs)
+      && MAX (silent_s, 1) != job->no_answer_s)
+    {
+      job->no_answer_s = MAX (silent_s, 1);
+      job->changed_us = g_get_real_time ();
+      vf_txn_note (txn, job->name, VF_CHANGE_STATUS);
+    }
+}
 
 static void
 poll_job (VfJobs *jobs, Job *job)
@@ -222,14 +291,15 @@ poll_job (VfJobs *jobs, Job *job)
   g_autoptr (GError) error = NULL;
   g_autoptr (VfTask) prefetch = NULL;
   gint64 prefetch_size = -1;
-  gint64 sizes[3] = { -1, -1, -1 };
+  gint64 sizes[VF_N_VARIANTS];
   gboolean expired = FALSE;
   gboolean probe = FALSE;
   VfProtocol protocol;
-  json_t *record = NULL;
-  GArray *notes;
+  VfTxn txn;
   gint64 now;
 
+  for (int v = 0; v < VF_N_VARIANTS; v++)
+    sizes[v] = -1;
   g_mutex_lock (&jobs->lock);
   id = g_strdup (job->id);
   protocol = job->protocol;
@@ -238,97 +308,19 @@ poll_job (VfJobs *jobs, Job *job)
 
   task = vf_client_retrieve (jobs->client, protocol, id, &error);
   if (task && task->state == VF_STATE_COMPLETED && probe
-      && !probe_task (jobs, task, sizes, &expired, &error))
+      && !vf_jobs_probe_task (jobs, task, sizes, &expired, &error))
     g_clear_pointer (&task, vf_task_free);
 
-  notes = vf_notes_new ();
   now = g_get_monotonic_time ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
+  vf_txn_begin (&txn, jobs);
   if (job->removed || job->phase != VF_JOB_LIVE || g_strcmp0 (job->id, id) != 0)
     ;
   else if (task)
-    {
-      guint what = 0;
-      gint64 after = MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
-
-      jobs->n_rate_limited = 0;
-      job->last_ok_us = now;
-      job->not_found = 0;
-      job->next_poll_us = now + after;
-      if (job->poll_error)
-        {
-          g_clear_pointer (&job->poll_error, g_free);
-          if (job->no_answer_s > 0)
-            {
-              job->no_answer_s = 0;
-              job->changed_us = g_get_real_time ();
-              what |= VF_CHANGE_STATUS;
-            }
-        }
-      if (task->state == VF_STATE_COMPLETED && probe)
-        {
-          memcpy (job->content_size, sizes, sizeof sizes);
-          job->probed = TRUE;
-          job->expired = expired;
-          job->expiry_checked = FALSE;
-        }
-      if (task->state == VF_STATE_COMPLETED && job->probed && !job->expired && jobs->prefetch
-          && job->content_size[VF_VARIANT_VIDEO] >= 0 && probe)
-        {
-          prefetch = vf_task_copy (task);
-          prefetch_size = job->content_size[VF_VARIANT_VIDEO];
-        }
-      what |= vf_job_update_task_locked (jobs, job, g_steal_pointer (&task));
-      if (expired)
-        {
-          vf_jobs_event_locked (jobs, job, "expired", NULL);
-          what |= VF_CHANGE_EVENTS;
-        }
-      if (what)
-        {
-          vf_notes_add (notes, job->name, what);
-          record = vf_job_record_locked (job, "task");
-        }
-      if (what & VF_CHANGE_EVENTS)
-        vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-    }
+    poll_answered_locked (&txn, job, g_steal_pointer (&task), probe, sizes, expired, now, &prefetch,
+                          &prefetch_size);
   else
-    {
-      gint64 silent_s = (now - job->last_ok_us) / G_USEC_PER_SEC;
-
-      job->next_poll_us = now + vf_jobs_poll_us (jobs);
-      if (g_error_matches (error, VF_ERROR, VF_ERROR_RATE_LIMITED))
-        rate_limited_locked (jobs, error);
-      if (g_error_matches (error, VF_ERROR, VF_ERROR_NOT_FOUND))
-        {
-          job->not_found++;
-          g_free (job->poll_error);
-          job->poll_error
-              = g_strdup_printf ("the API does not know job %s (%s)", id, error->message);
-          if (job->not_found == NOT_FOUND_LIMIT)
-            {
-              job->changed_us = g_get_real_time ();
-              vf_notes_add (notes, job->name, VF_CHANGE_STATUS);
-            }
-        }
-      else
-        {
-          g_free (job->poll_error);
-          job->poll_error = g_strdup (error->message);
-        }
-      if (now - job->last_ok_us > 3 * vf_jobs_poll_us (jobs)
-          && MAX (silent_s, 1) != job->no_answer_s)
-        {
-          job->no_answer_s = MAX (silent_s, 1);
-          job->changed_us = g_get_real_time ();
-          vf_notes_add (notes, job->name, VF_CHANGE_STATUS);
-        }
-    }
-  g_mutex_unlock (&jobs->lock);
-  vf_jobs_journal_append (jobs, record, FALSE);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_notes_flush (jobs, notes);
+    poll_failed_locked (&txn, job, id, error, now);
+  vf_txn_commit (&txn, NULL);
   if (prefetch)
     vf_jobs_prefetch (jobs, prefetch, prefetch_size);
 }
@@ -347,88 +339,11 @@ check_expiry (VfJobs *jobs, Job *job)
   if (vf_jobs_content_cached (jobs, id, VF_VARIANT_VIDEO, size))
     {
       g_mutex_lock (&jobs->lock);
-      job->expiry_checked = TRUE;
+      job->poll.expiry_checked = TRUE;
       g_mutex_unlock (&jobs->lock);
     }
   else
     vf_jobs_mark_expired (jobs, id, TRUE);
-}
-
-/* ----- listing ----- */
-
-typedef struct
-{
-  GPtrArray *tasks; /* of VfTask*, owned */
-  gboolean complete;
-  GError *error;
-} Listing;
-
-static void
-listing_clear (Listing *listing)
-{
-  g_clear_pointer (&listing->tasks, g_ptr_array_unref);
-  g_clear_error (&listing->error);
-}
-
-static gboolean
-error_means_no_list (const GError *error)
-{
-  int status = vf_error_http_status (error);
-
-  return status == 404 || status == 405 || status == 501;
-}
-
-/* Lists tasks newest first, at most `max_pages`, stopping at a task created
- * before `stop_before_s` (0: never). */
-static void
-list_tasks (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
-            Listing *listing)
-{
-  g_autofree char *cursor = NULL;
-
-  listing->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
-  listing->complete = FALSE;
-  for (int page_num = 1; page_num <= max_pages; page_num++)
-    {
-      g_autoptr (VfTaskPage) page = NULL;
-      gint64 oldest = G_MAXINT64;
-      guint n;
-
-      page = vf_client_list (jobs->client, protocol, cursor, LIST_LIMIT, &listing->error);
-      if (!page)
-        return;
-      n = page->tasks->len;
-      for (guint i = 0; i < n; i++)
-        {
-          VfTask *task = page->tasks->pdata[i];
-
-          if (task->created_at > 0)
-            oldest = MIN (oldest, task->created_at);
-          g_ptr_array_add (listing->tasks, task);
-        }
-      g_ptr_array_set_free_func (page->tasks, NULL);
-      g_ptr_array_set_size (page->tasks, 0);
-      g_ptr_array_set_free_func (page->tasks, (GDestroyNotify)vf_task_free);
-
-      if (n == 0 || !page->has_more || (stop_before_s > 0 && oldest < stop_before_s))
-        {
-          listing->complete = TRUE;
-          return;
-        }
-      if (protocol == VF_PROTO_ARK && page->total >= 0
-          && (gint64)listing->tasks->len >= page->total)
-        {
-          listing->complete = TRUE;
-          return;
-        }
-      g_free (cursor);
-      if (protocol == VF_PROTO_ARK)
-        cursor = g_strdup_printf ("%d", page_num + 1);
-      else if (page->next_cursor)
-        cursor = g_strdup (page->next_cursor);
-      else
-        cursor = g_strdup (((VfTask *)listing->tasks->pdata[listing->tasks->len - 1])->id);
-    }
 }
 
 /* ----- adoption ----- */
@@ -445,7 +360,7 @@ compare_jobs_by_intent (gconstpointer a, gconstpointer b)
 static gboolean
 task_matches (const VfTask *task, const Job *job)
 {
-  g_autofree char *prompt = vf_task_prompt_of_body (job->body);
+  g_autofree char *prompt = vf_job_prompt_of_body (job->body);
   const char *model = json_string_value (json_object_get (job->body, "model"));
   gint64 intent_s = job->intent_us / G_USEC_PER_SEC;
 
@@ -460,18 +375,36 @@ task_matches (const VfTask *task, const Job *job)
   return TRUE;
 }
 
+/* With the table lock held: `unknown` job matched `task` in the listing. */
+static void
+adopt_job_locked (VfTxn *txn, Job *job, const VfTask *task)
+{
+  job->phase = VF_JOB_LIVE;
+  job->id = g_strdup (task->id);
+  job->protocol = task->protocol;
+  vf_task_free (job->task);
+  job->task = vf_task_copy (task);
+  g_clear_pointer (&job->reason, g_free);
+  job->changed_us = g_get_real_time ();
+  job->poll.last_ok_us = g_get_monotonic_time ();
+  job->poll.next_us = job->poll.last_ok_us;
+  vf_txn_event (txn, job, "adopted", NULL);
+  vf_txn_record (txn, vf_job_record (job, "adopted"), TRUE);
+  vf_txn_note (txn, job->name, VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
+  g_debug ("adopted %s as job %s", task->id, job->name);
+}
+
 static void
 adopt (VfJobs *jobs, VfProtocol protocol)
 {
-  g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
   g_autoptr (GPtrArray) unknown = g_ptr_array_new ();
   g_autoptr (GHashTable) claimed = g_hash_table_new (g_str_hash, g_str_equal);
-  Listing listing = { 0 };
+  VfListing listing = { 0 };
   gint64 oldest_intent_s = G_MAXINT64;
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
   GHashTableIter iter;
   gpointer value;
-  GArray *notes;
+  VfTxn txn;
 
   g_mutex_lock (&jobs->lock);
   g_hash_table_iter_init (&iter, jobs->table);
@@ -486,19 +419,17 @@ adopt (VfJobs *jobs, VfProtocol protocol)
   if (oldest_intent_s == G_MAXINT64)
     return;
 
-  list_tasks (jobs, protocol, ADOPT_PAGES, oldest_intent_s - ADOPT_BEFORE_S, &listing);
+  vf_listing_fetch (jobs, protocol, ADOPT_PAGES, oldest_intent_s - ADOPT_BEFORE_S, &listing);
 
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
-  jobs->next_adopt_us = g_get_monotonic_time () + vf_jobs_poll_us (jobs);
+  vf_txn_begin (&txn, jobs);
+  jobs->poller->next_adopt_us = g_get_monotonic_time () + vf_jobs_poll_us (jobs);
   if (listing.error)
     {
       g_debug ("listing for adoption: %s", listing.error->message);
-      if (error_means_no_list (listing.error))
+      if (vf_error_means_no_list (listing.error))
         {
           jobs->no_list[protocol] = TRUE;
-          vf_notes_add (notes, NULL, VF_CHANGE_STATUS);
+          vf_txn_note (&txn, NULL, VF_CHANGE_STATUS);
         }
       else if (g_error_matches (listing.error, VF_ERROR, VF_ERROR_RATE_LIMITED))
         rate_limited_locked (jobs, listing.error);
@@ -532,21 +463,8 @@ adopt (VfJobs *jobs, VfProtocol protocol)
         }
       if (best)
         {
-          job->phase = VF_JOB_LIVE;
-          job->id = g_strdup (best->id);
-          job->protocol = best->protocol;
-          vf_task_free (job->task);
-          job->task = vf_task_copy (best);
-          g_clear_pointer (&job->reason, g_free);
-          job->changed_us = g_get_real_time ();
-          job->last_ok_us = g_get_monotonic_time ();
-          job->next_poll_us = job->last_ok_us;
+          adopt_job_locked (&txn, job, best);
           g_hash_table_add (claimed, job->id);
-          vf_jobs_event_locked (jobs, job, "adopted", NULL);
-          g_ptr_array_add (records, vf_job_record_locked (job, "adopted"));
-          vf_notes_add (notes, job->name, VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
-          vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-          g_debug ("adopted %s as job %s", best->id, job->name);
         }
       else if (listing.complete && now_s > intent_s + ADOPT_AFTER_S + ADOPT_BEFORE_S)
         {
@@ -556,162 +474,46 @@ adopt (VfJobs *jobs, VfProtocol protocol)
           job->reason = g_strdup ("not_found: the request was sent but no answer came, and no "
                                   "job with this prompt appeared in the API's list");
           job->changed_us = g_get_real_time ();
-          vf_jobs_event_locked (jobs, job, "rejected", NULL);
-          g_ptr_array_add (records, vf_job_record_locked (job, "rejected"));
-          vf_notes_add (notes, job->name, VF_CHANGE_STATUS);
-          vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
+          vf_txn_event (&txn, job, "rejected", NULL);
+          vf_txn_record (&txn, vf_job_record (job, "rejected"), TRUE);
+          vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
         }
     }
-  g_mutex_unlock (&jobs->lock);
-  for (guint i = 0; i < records->len; i++)
-    vf_jobs_journal_append (jobs, json_incref (records->pdata[i]), i + 1 == records->len);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_notes_flush (jobs, notes);
-  listing_clear (&listing);
-}
-
-/* ----- videos/ ----- */
-
-static gboolean
-any_job_of (VfJobs *jobs, VfProtocol protocol)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, jobs->table);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((Job *)value)->protocol == protocol && ((Job *)value)->id)
-      return TRUE;
-  return FALSE;
-}
-
-static void
-list_videos (VfJobs *jobs)
-{
-  Listing listings[2] = { { 0 }, { 0 } };
-  gboolean wanted[2];
-  GArray *notes;
-
-  g_mutex_lock (&jobs->lock);
-  wanted[VF_PROTO_OPENAI] = !jobs->no_list[VF_PROTO_OPENAI];
-  /* Ark is listed only for an account that uses it here. */
-  wanted[VF_PROTO_ARK] = !jobs->no_list[VF_PROTO_ARK] && any_job_of (jobs, VF_PROTO_ARK);
-  g_mutex_unlock (&jobs->lock);
-
-  for (int p = 0; p < 2; p++)
-    if (wanted[p])
-      list_tasks (jobs, p, VIDEO_PAGES, 0, &listings[p]);
-
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->lock);
-  jobs->videos_wanted = FALSE;
-  jobs->videos_listed = TRUE;
-  jobs->videos_refreshed_us = g_get_monotonic_time ();
-  for (int p = 0; p < 2; p++)
-    {
-      GHashTableIter iter;
-      gpointer value;
-      g_autoptr (GHashTable) seen = NULL;
-
-      if (!wanted[p])
-        continue;
-      if (listings[p].error)
-        {
-          g_debug ("listing videos: %s", listings[p].error->message);
-          if (error_means_no_list (listings[p].error))
-            jobs->no_list[p] = TRUE;
-          else if (g_error_matches (listings[p].error, VF_ERROR, VF_ERROR_RATE_LIMITED))
-            rate_limited_locked (jobs, listings[p].error);
-          if (!listings[p].complete && listings[p].tasks->len == 0)
-            continue;
-        }
-      seen = g_hash_table_new (g_str_hash, g_str_equal);
-      for (guint i = 0; i < listings[p].tasks->len; i++)
-        {
-          VfTask *task = listings[p].tasks->pdata[i];
-          Video *video = g_hash_table_lookup (jobs->videos, task->id);
-
-          g_hash_table_add (seen, task->id);
-          if (!video)
-            {
-              video = g_new0 (Video, 1);
-              for (int v = 0; v < 3; v++)
-                video->content_size[v] = -1;
-              g_hash_table_insert (jobs->videos, g_strdup (task->id), video);
-            }
-          else if (video->task && task->state == VF_STATE_COMPLETED
-                   && video->task->state != VF_STATE_COMPLETED)
-            video->probed = FALSE;
-          vf_task_free (video->task);
-          video->task = g_ptr_array_index (listings[p].tasks, i);
-          listings[p].tasks->pdata[i] = NULL;
-        }
-      /* Only a whole listing says what is gone. */
-      if (!listings[p].error)
-        {
-          g_hash_table_iter_init (&iter, jobs->videos);
-          while (g_hash_table_iter_next (&iter, NULL, &value))
-            {
-              Video *video = value;
-
-              if (video->task->protocol == (VfProtocol)p
-                  && !g_hash_table_contains (seen, video->task->id))
-                g_hash_table_iter_remove (&iter);
-            }
-        }
-    }
-  g_mutex_unlock (&jobs->lock);
-  vf_notes_add (notes, NULL, VF_CHANGE_JOBS);
-  vf_notes_flush (jobs, notes);
-  for (int p = 0; p < 2; p++)
-    listing_clear (&listings[p]);
-}
-
-static void
-probe_video (VfJobs *jobs, const char *id)
-{
-  g_autoptr (VfTask) task = NULL;
-  g_autoptr (GError) error = NULL;
-  gint64 sizes[3];
-  gboolean expired = FALSE;
-  GArray *notes;
-  Video *video;
-
-  g_mutex_lock (&jobs->lock);
-  video = g_hash_table_lookup (jobs->videos, id);
-  if (video && !video->probed)
-    task = vf_task_copy (video->task);
-  g_mutex_unlock (&jobs->lock);
-  if (!task)
-    return;
-
-  if (!probe_task (jobs, task, sizes, &expired, &error))
-    {
-      g_debug ("sizes of %s: %s", id, error->message);
-      g_mutex_lock (&jobs->lock);
-      video = g_hash_table_lookup (jobs->videos, id);
-      if (video)
-        video->probe_wanted = FALSE; /* asked again on the next look */
-      if (g_error_matches (error, VF_ERROR, VF_ERROR_RATE_LIMITED))
-        rate_limited_locked (jobs, error);
-      g_mutex_unlock (&jobs->lock);
-      return;
-    }
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->lock);
-  video = g_hash_table_lookup (jobs->videos, id);
-  if (video)
-    {
-      memcpy (video->content_size, sizes, sizeof sizes);
-      video->probed = TRUE;
-      video->expired = expired;
-      vf_notes_add (notes, NULL, VF_CHANGE_CONTENT);
-    }
-  g_mutex_unlock (&jobs->lock);
-  vf_notes_flush (jobs, notes);
+  vf_txn_commit (&txn, NULL);
+  vf_listing_clear (&listing);
 }
 
 /* ----- the thread ----- */
+
+static void
+do_work (VfJobs *jobs, const Work *work)
+{
+  g_autoptr (GError) limited = NULL;
+
+  switch (work->kind)
+    {
+    case WORK_EXPIRY:
+      check_expiry (jobs, work->job);
+      break;
+    case WORK_POLL:
+      poll_job (jobs, work->job);
+      break;
+    case WORK_ADOPT:
+      adopt (jobs, work->protocol);
+      break;
+    case WORK_LIST:
+      vf_videos_refresh (jobs, &limited);
+      break;
+    case WORK_PROBE:
+      vf_videos_probe (jobs, work->id, &limited);
+      break;
+    case WORK_NONE:
+    default:
+      break;
+    }
+  if (limited)
+    rate_limited (jobs, limited);
+}
 
 static gpointer
 poller_main (gpointer data)
@@ -719,7 +521,7 @@ poller_main (gpointer data)
   VfJobs *jobs = data;
 
   g_mutex_lock (&jobs->lock);
-  while (!jobs->stopping)
+  while (!jobs->poller->stopping)
     {
       gint64 now = g_get_monotonic_time ();
       gint64 wake = now + 60 * G_USEC_PER_SEC;
@@ -728,31 +530,11 @@ poller_main (gpointer data)
       pick_work_locked (jobs, now, &work, &wake);
       if (work.kind == WORK_NONE)
         {
-          g_cond_wait_until (&jobs->cond, &jobs->lock, wake);
+          g_cond_wait_until (&jobs->work_cond, &jobs->lock, wake);
           continue;
         }
       g_mutex_unlock (&jobs->lock);
-      switch (work.kind)
-        {
-        case WORK_EXPIRY:
-          check_expiry (jobs, work.job);
-          break;
-        case WORK_POLL:
-          poll_job (jobs, work.job);
-          break;
-        case WORK_ADOPT:
-          adopt (jobs, work.protocol);
-          break;
-        case WORK_LIST:
-          list_videos (jobs);
-          break;
-        case WORK_PROBE:
-          probe_video (jobs, work.id);
-          break;
-        case WORK_NONE:
-        default:
-          break;
-        }
+      do_work (jobs, &work);
       g_free (work.id);
       g_mutex_lock (&jobs->lock);
       if (work.job)
@@ -765,127 +547,28 @@ poller_main (gpointer data)
 void
 vf_poller_start (VfJobs *jobs)
 {
-  jobs->stopping = FALSE;
-  jobs->poller = g_thread_new ("videofs-poller", poller_main, jobs);
+  VfPoller *poller = g_new0 (VfPoller, 1);
+
+  g_mutex_lock (&jobs->lock);
+  jobs->poller = poller;
+  g_mutex_unlock (&jobs->lock);
+  poller->thread = g_thread_new ("videofs-poller", poller_main, jobs);
 }
 
 void
 vf_poller_stop (VfJobs *jobs)
 {
+  VfPoller *poller = jobs->poller;
+
+  if (!poller)
+    return;
   g_mutex_lock (&jobs->lock);
-  jobs->stopping = TRUE;
-  g_cond_broadcast (&jobs->cond);
+  poller->stopping = TRUE;
+  g_cond_broadcast (&jobs->work_cond);
   g_mutex_unlock (&jobs->lock);
-  g_thread_join (jobs->poller);
+  g_thread_join (poller->thread);
+  g_mutex_lock (&jobs->lock);
   jobs->poller = NULL;
-}
-
-/* ----- snapshots of videos/ ----- */
-
-static gint
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
-GPtrArray *
-vf_jobs_video_ids (VfJobs *jobs)
-{
-  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  GHashTableIter iter;
-  gpointer key, value;
-  gint64 now = g_get_monotonic_time ();
-
-  g_mutex_lock (&jobs->lock);
-  if (!jobs->videos_listed || now >= jobs->videos_refreshed_us + vf_jobs_poll_us (jobs))
-    {
-      jobs->videos_wanted = TRUE;
-      vf_poller_wake_locked (jobs);
-    }
-  g_hash_table_iter_init (&iter, jobs->videos);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (g_hash_table_add (seen, key))
-      g_ptr_array_add (ids, g_strdup (key));
-  g_hash_table_iter_init (&iter, jobs->table);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Job *job = value;
-
-      if (job->phase == VF_JOB_LIVE && job->id && g_hash_table_add (seen, job->id))
-        g_ptr_array_add (ids, g_strdup (job->id));
-    }
   g_mutex_unlock (&jobs->lock);
-  g_ptr_array_sort (ids, compare_strings);
-  return ids;
-}
-
-static char *
-pretty_task (const VfTask *task)
-{
-  g_autofree char *text = task->raw ? json_dumps (task->raw, JSON_INDENT (2)) : NULL;
-
-  return text ? g_strconcat (text, "\n", NULL) : NULL;
-}
-
-VfJobInfo *
-vf_jobs_get_video (VfJobs *jobs, const char *id)
-{
-  VfJobInfo *info = NULL;
-  GHashTableIter iter;
-  gpointer value;
-  Video *video;
-
-  g_return_val_if_fail (jobs != NULL && id != NULL, NULL);
-
-  g_mutex_lock (&jobs->lock);
-  g_hash_table_iter_init (&iter, jobs->table);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Job *job = value;
-
-      if (job->phase == VF_JOB_LIVE && g_strcmp0 (job->id, id) == 0)
-        {
-          info = vf_jobs_job_info_locked (jobs, job);
-          g_free (info->name);
-          info->name = g_strdup (id);
-          g_clear_pointer (&info->prompt_file, g_free);
-          g_clear_pointer (&info->request_json, g_free);
-          break;
-        }
-    }
-  video = info ? NULL : g_hash_table_lookup (jobs->videos, id);
-  if (video)
-    {
-      const VfTask *task = video->task;
-
-      info = g_new0 (VfJobInfo, 1);
-      info->name = g_strdup (id);
-      info->phase = VF_JOB_LIVE;
-      info->protocol = task->protocol;
-      info->state = task->state;
-      info->id = g_strdup (id);
-      info->status = vf_task_status_text (task, video->expired, 0);
-      info->status_json = pretty_task (task);
-      if (task->state == VF_STATE_FAILED)
-        info->error = g_strdup_printf ("%s: %s\n", task->error_code ? task->error_code : "failed",
-                                       task->error_message ? task->error_message
-                                                           : "the API gave no reason");
-      info->created = task->created_at;
-      info->changed_us
-          = jobs->videos_refreshed_us > 0
-                ? g_get_real_time () - (g_get_monotonic_time () - jobs->videos_refreshed_us)
-                : g_get_real_time ();
-      for (int v = 0; v < 3; v++)
-        info->content_size[v] = video->probed ? video->content_size[v] : -1;
-      info->expired = video->expired;
-      if (task->state == VF_STATE_COMPLETED && !video->probed && !video->probe_wanted)
-        {
-          video->probe_wanted = TRUE;
-          g_queue_push_tail (&jobs->probe_queue, g_strdup (id));
-          vf_poller_wake_locked (jobs);
-        }
-    }
-  g_mutex_unlock (&jobs->lock);
-  return info;
+  g_free (poller);
 }

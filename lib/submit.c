@@ -1,6 +1,6 @@
-/* submit.c: submission, local rejects, rename and forget: the changes a
- * user makes to the job table.  How a submission is made crash-safe is told
- * at the top of jobs.c. */
+/* submit.c: what a user does to the job table: submit a prompt file, have
+ * one rejected while it is written, rename a job, forget one.  How a
+ * submission is made crash-safe is told at the top of jobs-journal.c. */
 #include "jobs-private.h"
 #include "vf-error.h"
 
@@ -21,31 +21,23 @@ set_conflict (GError **error, const Job *job)
                 vf_job_state_word (job));
 }
 
-/* With both locks held: puts `job` in the table in place of any old one. */
+/* With the table lock held: puts `job` in the table in place of any old one. */
 static void
-table_put_locked (VfJobs *jobs, Job *job, GArray *notes)
+table_put_locked (VfTxn *txn, Job *job)
 {
-  g_hash_table_replace (jobs->table, g_strdup (job->name), job);
-  jobs->table_changed_us = g_get_real_time ();
-  vf_notes_add (notes, job->name, VF_CHANGE_JOBS | VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
-}
-
-static GBytes *
-prompt_bytes (const char *data, gsize len)
-{
-  return g_bytes_new (data, len);
+  g_hash_table_replace (txn->jobs->table, g_strdup (job->name), job);
+  vf_txn_table_changed (txn);
+  vf_txn_note (txn, job->name, VF_CHANGE_JOBS | VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
 }
 
 static void
 reject_locally (VfJobs *jobs, const char *name, const char *prompt_file, const char *data,
                 gsize len, const GError *reason)
 {
-  GArray *notes = vf_notes_new ();
-  json_t *record = NULL;
+  VfTxn txn;
   Job *old;
 
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
+  vf_txn_begin (&txn, jobs);
   old = g_hash_table_lookup (jobs->table, name);
   if (!old || !phase_blocks_submit (old->phase))
     {
@@ -55,16 +47,12 @@ reject_locally (VfJobs *jobs, const char *name, const char *prompt_file, const c
       job->phase = VF_JOB_REJECTED;
       job->reason = g_strdup_printf ("invalid_prompt: %s", why);
       if (data)
-        job->prompt_data = prompt_bytes (data, len);
-      table_put_locked (jobs, job, notes);
-      vf_jobs_event_locked (jobs, job, "rejected", NULL);
-      vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-      record = vf_job_record_locked (job, "job");
+        job->prompt_data = g_bytes_new (data, len);
+      table_put_locked (&txn, job);
+      vf_txn_event (&txn, job, "rejected", NULL);
+      vf_txn_record (&txn, vf_job_record (job, "job"), FALSE);
     }
-  g_mutex_unlock (&jobs->lock);
-  vf_jobs_journal_append (jobs, record, FALSE);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_notes_flush (jobs, notes);
+  vf_txn_commit (&txn, NULL);
 }
 
 void
@@ -95,24 +83,6 @@ vf_jobs_is_submitted (VfJobs *jobs, const char *prompt_file)
   return submitted;
 }
 
-char *
-vf_task_prompt_of_body (const json_t *body)
-{
-  const json_t *content = json_object_get (body, "content");
-  const json_t *item;
-  size_t i;
-
-  if (!json_is_array (content))
-    return g_strdup (json_string_value (json_object_get (body, "prompt")));
-  json_array_foreach (content, i, item)
-  {
-    if (g_strcmp0 (json_string_value (json_object_get (item, "type")), "text") == 0
-        && json_is_string (json_object_get (item, "text")))
-      return g_strdup (json_string_value (json_object_get (item, "text")));
-  }
-  return NULL;
-}
-
 /* "CODE: MESSAGE" for an API refusal or a request that never left. */
 static char *
 refusal_reason (const GError *error)
@@ -131,21 +101,104 @@ refusal_reason (const GError *error)
   return g_strdup_printf ("%s: %s", code_line, message_line);
 }
 
+/* The job for a submission, as `submitting`, with its intent journaled and
+ * synced; NULL (and *error) when nothing may be sent.  Returns a reference. */
+static Job *
+journal_intent (VfJobs *jobs, const char *name, const char *prompt_file, const char *data,
+                gsize len, VfProtocol protocol, json_t *body, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  VfTxn txn;
+  Job *job;
+  Job *old;
+
+  vf_txn_begin (&txn, jobs);
+  old = g_hash_table_lookup (jobs->table, name);
+  if (old && phase_blocks_submit (old->phase))
+    {
+      set_conflict (error, old);
+      vf_txn_commit (&txn, NULL);
+      return NULL;
+    }
+  job = vf_job_new (name, prompt_file);
+  job->phase = VF_JOB_SUBMITTING;
+  job->protocol = protocol;
+  job->body = json_incref (body);
+  job->prompt_data = g_bytes_new (data, len);
+  table_put_locked (&txn, job);
+  vf_job_ref_locked (job);
+  vf_txn_record (&txn, vf_job_record (job, "intent"), TRUE);
+  if (vf_txn_commit (&txn, &local))
+    return job;
+
+  /* Nothing was sent: the job is refused, and says why. */
+  vf_txn_begin_unjournaled (&txn, jobs);
+  job->phase = VF_JOB_REJECTED;
+  job->reason = g_strdup_printf ("journal_error: %s; nothing was sent", local->message);
+  job->changed_us = g_get_real_time ();
+  vf_txn_event (&txn, job, "rejected", NULL);
+  vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
+  vf_job_unref_locked (job);
+  vf_txn_commit (&txn, NULL);
+  g_propagate_error (error, g_steal_pointer (&local));
+  return NULL;
+}
+
+/* The create's outcome, journaled and synced. */
+static void
+journal_outcome (VfJobs *jobs, Job *job, VfTask *task, const GError *error)
+{
+  VfTxn txn;
+  int status;
+
+  vf_txn_begin (&txn, jobs);
+  job->changed_us = g_get_real_time ();
+  if (task)
+    {
+      job->phase = VF_JOB_LIVE;
+      job->id = g_strdup (task->id);
+      job->protocol = task->protocol;
+      job->poll.last_ok_us = g_get_monotonic_time ();
+      job->poll.next_us
+          = job->poll.last_ok_us + MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
+      job->task = task;
+      vf_txn_event (&txn, job, "submitted", NULL);
+      vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
+      vf_jobs_wake_poller_locked (jobs);
+    }
+  else if (((status = vf_error_http_status (error)) >= 400 && status <= 499)
+           || !vf_error_maybe_sent (error))
+    {
+      job->phase = VF_JOB_REJECTED;
+      job->reason = refusal_reason (error);
+      vf_txn_event (&txn, job, "rejected", NULL);
+      vf_txn_record (&txn, vf_job_record (job, "rejected"), TRUE);
+    }
+  else
+    {
+      job->phase = VF_JOB_UNKNOWN;
+      job->reason = vf_one_line (error->message);
+      vf_txn_event (&txn, job, "unknown", NULL);
+      vf_txn_record (&txn, vf_job_record (job, "lost"), TRUE);
+      vf_jobs_wake_poller_locked (jobs);
+    }
+  vf_txn_note (&txn, job->name, VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
+  vf_job_unref_locked (job);
+  vf_txn_commit (&txn, NULL);
+}
+
 gboolean
 vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize len, GError **error)
 {
   g_autofree char *name = NULL;
   g_autoptr (json_t) body = NULL;
   g_autoptr (GError) local = NULL;
-  g_autoptr (VfTask) task = NULL;
   VfPromptDefaults defaults = { jobs->model, jobs->seconds, jobs->size };
   VfCreateRequest request = { 0 };
   VfProtocol protocol;
-  GArray *notes;
-  json_t *record;
+  VfTask *task;
   Job *job;
   Job *old;
-  int status;
 
   g_return_val_if_fail (jobs != NULL && prompt_file != NULL, FALSE);
 
@@ -183,92 +236,15 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
     }
 
   /* The intent, on disk before anything is sent. */
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
-  old = g_hash_table_lookup (jobs->table, name);
-  if (old && phase_blocks_submit (old->phase))
-    {
-      set_conflict (error, old);
-      g_mutex_unlock (&jobs->lock);
-      g_mutex_unlock (&jobs->journal_lock);
-      vf_notes_flush (jobs, notes);
-      return FALSE;
-    }
-  job = vf_job_new (name, prompt_file);
-  job->phase = VF_JOB_SUBMITTING;
-  job->protocol = protocol;
-  job->body = json_incref (body);
-  job->prompt_data = prompt_bytes (data, len);
-  table_put_locked (jobs, job, notes);
-  vf_job_ref_locked (job);
-  record = vf_job_record_locked (job, "intent");
-  g_mutex_unlock (&jobs->lock);
-  if (!vf_jobs_journal_try_append (jobs, record, TRUE, &local))
-    {
-      json_decref (record);
-      g_mutex_lock (&jobs->lock);
-      job->phase = VF_JOB_REJECTED;
-      job->reason = g_strdup_printf ("journal_error: %s; nothing was sent", local->message);
-      job->changed_us = g_get_real_time ();
-      vf_jobs_event_locked (jobs, job, "rejected", NULL);
-      vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-      vf_job_unref_locked (job);
-      g_mutex_unlock (&jobs->lock);
-      g_mutex_unlock (&jobs->journal_lock);
-      vf_notes_flush (jobs, notes);
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  json_decref (record);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_notes_flush (jobs, notes);
+  job = journal_intent (jobs, name, prompt_file, data, len, protocol, body, error);
+  if (!job)
+    return FALSE;
 
   request.body = body;
   task = vf_client_create (jobs->client, &request, &local);
 
   /* The outcome, on disk before the caller hears it. */
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
-  job->changed_us = g_get_real_time ();
-  if (task)
-    {
-      job->phase = VF_JOB_LIVE;
-      job->id = g_strdup (task->id);
-      job->protocol = task->protocol;
-      job->last_ok_us = g_get_monotonic_time ();
-      job->next_poll_us
-          = job->last_ok_us + MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
-      job->task = g_steal_pointer (&task);
-      vf_jobs_event_locked (jobs, job, "submitted", NULL);
-      record = vf_job_record_locked (job, "created");
-      vf_poller_wake_locked (jobs);
-    }
-  else if (((status = vf_error_http_status (local)) >= 400 && status <= 499)
-           || !vf_error_maybe_sent (local))
-    {
-      job->phase = VF_JOB_REJECTED;
-      job->reason = refusal_reason (local);
-      vf_jobs_event_locked (jobs, job, "rejected", NULL);
-      record = vf_job_record_locked (job, "rejected");
-    }
-  else
-    {
-      job->phase = VF_JOB_UNKNOWN;
-      job->reason = vf_one_line (local->message);
-      vf_jobs_event_locked (jobs, job, "unknown", NULL);
-      record = vf_job_record_locked (job, "lost");
-      vf_poller_wake_locked (jobs);
-    }
-  vf_notes_add (notes, job->name, VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
-  vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-  g_mutex_unlock (&jobs->lock);
-  vf_jobs_journal_append (jobs, record, TRUE);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_job_unref (jobs, job);
-  vf_notes_flush (jobs, notes);
-
+  journal_outcome (jobs, job, task, local);
   if (local)
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -289,8 +265,8 @@ job_name_ok (const char *name)
 gboolean
 vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError **error)
 {
-  GArray *notes;
-  json_t *record;
+  g_autoptr (GError) local = NULL;
+  VfTxn txn;
   Job *job;
   gpointer key;
 
@@ -301,48 +277,35 @@ vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError **error)
       return FALSE;
     }
 
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
+  vf_txn_begin (&txn, jobs);
   job = g_hash_table_lookup (jobs->table, from);
   if (!job)
-    vf_set_error (error, VF_ERROR_NOT_FOUND, "no job %s", from);
+    vf_set_error (&local, VF_ERROR_NOT_FOUND, "no job %s", from);
   else if (strcmp (from, to) == 0)
-    job = NULL;
+    job = NULL; /* nothing to do: rename(2) of a name onto itself */
   else if (g_hash_table_contains (jobs->table, to))
-    {
-      vf_set_error (error, VF_ERROR_CONFLICT, "job %s exists already", to);
-      job = NULL;
-    }
+    vf_set_error (&local, VF_ERROR_CONFLICT, "job %s exists already", to);
   else if (job->phase == VF_JOB_SUBMITTING)
+    set_conflict (&local, job);
+  if (!job || local)
     {
-      set_conflict (error, job);
-      job = NULL;
-    }
-  if (!job)
-    {
-      gboolean same = error && !*error;
-
-      g_mutex_unlock (&jobs->lock);
-      g_mutex_unlock (&jobs->journal_lock);
-      vf_notes_flush (jobs, notes);
-      return same;
+      vf_txn_commit (&txn, NULL);
+      if (!local)
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
     }
 
   g_hash_table_steal_extended (jobs->table, from, &key, NULL);
   g_free (key);
   vf_job_set_name (job, to);
   g_hash_table_insert (jobs->table, g_strdup (to), job);
-  jobs->table_changed_us = g_get_real_time ();
-  vf_jobs_event_locked (jobs, job, "renamed", json_pack ("{s:s}", "from", from));
-  vf_notes_add (notes, from, VF_CHANGE_JOBS);
-  vf_notes_add (notes, to, VF_CHANGE_JOBS);
-  vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-  record = json_pack ("{s:s, s:s, s:s}", "op", "rename", "from", from, "to", to);
-  g_mutex_unlock (&jobs->lock);
-  vf_jobs_journal_append (jobs, record, TRUE);
-  g_mutex_unlock (&jobs->journal_lock);
-  vf_notes_flush (jobs, notes);
+  vf_txn_table_changed (&txn);
+  vf_txn_event (&txn, job, "renamed", json_pack ("{s:s}", "from", from));
+  vf_txn_note (&txn, from, VF_CHANGE_JOBS);
+  vf_txn_note (&txn, to, VF_CHANGE_JOBS);
+  vf_txn_record (&txn, json_pack ("{s:s, s:s, s:s}", "op", "rename", "from", from, "to", to), TRUE);
+  vf_txn_commit (&txn, NULL);
   return TRUE;
 }
 
@@ -351,8 +314,7 @@ vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
 {
   g_autofree char *id = NULL;
   VfProtocol protocol;
-  GArray *notes;
-  json_t *record = NULL;
+  VfTxn txn;
   Job *job;
 
   g_return_val_if_fail (jobs != NULL && name != NULL, FALSE);
@@ -380,38 +342,33 @@ vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
       if (!vf_client_delete (jobs->client, protocol, id, &local)
           && !g_error_matches (local, VF_ERROR, VF_ERROR_NOT_FOUND))
         {
-          vf_job_unref (jobs, job);
+          g_mutex_lock (&jobs->lock);
+          vf_job_unref_locked (job);
+          g_mutex_unlock (&jobs->lock);
           g_propagate_prefixed_error (error, g_steal_pointer (&local),
                                       "cannot delete %s on the API: ", id);
           return FALSE;
         }
     }
 
-  notes = vf_notes_new ();
-  g_mutex_lock (&jobs->journal_lock);
-  g_mutex_lock (&jobs->lock);
+  vf_txn_begin (&txn, jobs);
   if (!job->removed)
     {
-      char *key = g_strdup (job->name);
+      g_autofree char *key = g_strdup (job->name);
 
-      vf_jobs_event_locked (jobs, job, "forgotten", NULL);
-      vf_notes_add (notes, key, VF_CHANGE_JOBS);
-      vf_notes_add (notes, NULL, VF_CHANGE_EVENTS);
-      record = json_pack ("{s:s, s:s}", "op", "forget", "name", key);
+      vf_txn_event (&txn, job, "forgotten", NULL);
+      vf_txn_note (&txn, key, VF_CHANGE_JOBS);
+      vf_txn_record (&txn, json_pack ("{s:s, s:s}", "op", "forget", "name", key), TRUE);
       g_hash_table_remove (jobs->table, key);
-      g_free (key);
-      jobs->table_changed_us = g_get_real_time ();
+      vf_txn_table_changed (&txn);
       if (id && jobs->delete_remote)
         g_hash_table_remove (jobs->videos, id);
       if (id && vf_jobs_by_id_locked (jobs, id))
         g_clear_pointer (&id, g_free); /* another name still shows these bytes */
     }
   vf_job_unref_locked (job);
-  g_mutex_unlock (&jobs->lock);
-  vf_jobs_journal_append (jobs, record, TRUE);
-  g_mutex_unlock (&jobs->journal_lock);
+  vf_txn_commit (&txn, NULL);
   if (id)
     vf_cache_drop (jobs->cache, id);
-  vf_notes_flush (jobs, notes);
   return TRUE;
 }

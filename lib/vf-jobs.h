@@ -108,9 +108,16 @@ VfJobInfo *vf_jobs_get (VfJobs *jobs, const char *name);
 GPtrArray *vf_jobs_video_ids (VfJobs *jobs);
 VfJobInfo *vf_jobs_get_video (VfJobs *jobs, const char *id);
 
-/* The root `status` table and the `events` log, as they are now. */
+/* The root `status` table and the `events` log, as they are now;
+ * *changed_us (may be NULL) is the time of their last change. */
 GBytes *vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us);
+gint64 vf_jobs_status_changed_us (VfJobs *jobs);
 GBytes *vf_jobs_events (VfJobs *jobs, gint64 *changed_us);
+/* At most `len` bytes of the events log from `offset` (empty past its
+ * end); *size (may be NULL) is the log's size then.  Copies only those. */
+GBytes *vf_jobs_events_read (VfJobs *jobs, guint64 offset, gsize len, guint64 *size,
+                             gint64 *changed_us);
+guint64 vf_jobs_events_size (VfJobs *jobs, gint64 *changed_us);
 
 /* Submits the prompt file `prompt_file` (a name vf_prompt_name() accepts)
  * with the given whole contents.  Parses and validates locally (nothing is

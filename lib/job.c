@@ -1,0 +1,284 @@
+/* job.c: one job: its lifetime, its journal record, and the table's
+ * lookups.
+ *
+ * Every journal record but `task`, `rename` and `forget` is a whole job, so
+ * replay is "last record wins"; `task` records (not fsynced) only refresh
+ * the cached answer and what was learnt of the content.
+ */
+#include "jobs-private.h"
+
+#include <string.h>
+
+Job *
+vf_job_new (const char *name, const char *prompt_file)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->ref = 1;
+  job->name = g_strdup (name);
+  job->prompt_file = g_strdup (prompt_file);
+  job->protocol = VF_PROTO_OPENAI;
+  for (int v = 0; v < VF_N_VARIANTS; v++)
+    job->content_size[v] = -1;
+  job->created = g_get_real_time () / G_USEC_PER_SEC;
+  job->intent_us = g_get_real_time ();
+  job->changed_us = job->intent_us;
+  job->poll.last_ok_us = g_get_monotonic_time ();
+  return job;
+}
+
+Job *
+vf_job_ref_locked (Job *job)
+{
+  job->ref++;
+  return job;
+}
+
+void
+vf_job_unref_locked (Job *job)
+{
+  if (--job->ref > 0)
+    return;
+  g_free (job->name);
+  g_free (job->prompt_file);
+  g_clear_pointer (&job->prompt_data, g_bytes_unref);
+  g_free (job->id);
+  g_clear_pointer (&job->body, json_decref);
+  vf_task_free (job->task);
+  g_free (job->reason);
+  g_free (job->content_error);
+  g_free (job->poll_error);
+  g_free (job);
+}
+
+void
+vf_job_drop (gpointer data)
+{
+  Job *job = data;
+
+  job->removed = TRUE;
+  vf_job_unref_locked (job);
+}
+
+void
+vf_job_set_name (Job *job, const char *name)
+{
+  const char *dot = strrchr (job->prompt_file, '.');
+  char *prompt_file = g_strconcat (name, dot ? dot : ".txt", NULL);
+
+  g_free (job->name);
+  job->name = g_strdup (name);
+  g_free (job->prompt_file);
+  job->prompt_file = prompt_file;
+}
+
+gboolean
+vf_job_task_finished (const Job *job)
+{
+  return job->task
+         && (job->task->state == VF_STATE_COMPLETED || job->task->state == VF_STATE_FAILED);
+}
+
+char *
+vf_job_prompt_of_body (const json_t *body)
+{
+  const json_t *content = json_object_get (body, "content");
+  const json_t *item;
+  size_t i;
+
+  if (!json_is_array (content))
+    return g_strdup (json_string_value (json_object_get (body, "prompt")));
+  json_array_foreach (content, i, item)
+  {
+    if (g_strcmp0 (json_string_value (json_object_get (item, "type")), "text") == 0
+        && json_is_string (json_object_get (item, "text")))
+      return g_strdup (json_string_value (json_object_get (item, "text")));
+  }
+  return NULL;
+}
+
+/* ----- records ----- */
+
+static const char *
+phase_name (VfJobPhase phase)
+{
+  switch (phase)
+    {
+    case VF_JOB_SUBMITTING:
+      return "submitting";
+    case VF_JOB_REJECTED:
+      return "rejected";
+    case VF_JOB_UNKNOWN:
+      return "unknown";
+    case VF_JOB_LIVE:
+    default:
+      return "live";
+    }
+}
+
+static VfJobPhase
+phase_from_name (const char *name)
+{
+  if (g_strcmp0 (name, "live") == 0)
+    return VF_JOB_LIVE;
+  if (g_strcmp0 (name, "rejected") == 0)
+    return VF_JOB_REJECTED;
+  /* "submitting" too: an intent with no outcome after a restart. */
+  return VF_JOB_UNKNOWN;
+}
+
+static json_t *
+sizes_json (const Job *job)
+{
+  json_t *sizes = json_array ();
+
+  for (int v = 0; v < VF_N_VARIANTS; v++)
+    json_array_append_new (sizes, json_integer (job->content_size[v]));
+  return sizes;
+}
+
+json_t *
+vf_job_record (const Job *job, const char *op)
+{
+  json_t *record = json_object ();
+
+  json_object_set_new (record, "op", json_string (op));
+  json_object_set_new (record, "name", json_string (job->name));
+  if (strcmp (op, "task") != 0)
+    {
+      json_object_set_new (record, "prompt_file", json_string (job->prompt_file));
+      if (job->prompt_data)
+        {
+          gsize len;
+          const char *data = g_bytes_get_data (job->prompt_data, &len);
+          json_t *text = json_stringn (data, len);
+
+          if (text)
+            json_object_set_new (record, "prompt_data", text);
+        }
+      json_object_set_new (record, "phase", json_string (phase_name (job->phase)));
+      json_object_set_new (record, "protocol",
+                           json_string (job->protocol == VF_PROTO_ARK ? "ark" : "openai"));
+      if (job->id)
+        json_object_set_new (record, "id", json_string (job->id));
+      if (job->body)
+        json_object_set (record, "body", job->body);
+      if (job->reason)
+        json_object_set_new (record, "reason", json_string (job->reason));
+      json_object_set_new (record, "created", json_integer (job->created));
+      json_object_set_new (record, "intent_us", json_integer (job->intent_us));
+    }
+  if (job->task && job->task->raw)
+    json_object_set (record, "task", job->task->raw);
+  json_object_set_new (record, "changed_us", json_integer (job->changed_us));
+  json_object_set_new (record, "sizes", sizes_json (job));
+  json_object_set_new (record, "probed", json_boolean (job->probed));
+  json_object_set_new (record, "expired", json_boolean (job->expired));
+  return record;
+}
+
+static gint64
+record_int (json_t *record, const char *key, gint64 fallback)
+{
+  json_t *value = json_object_get (record, key);
+
+  return json_is_integer (value) ? json_integer_value (value) : fallback;
+}
+
+void
+vf_job_apply_task_record (Job *job, json_t *record)
+{
+  json_t *raw = json_object_get (record, "task");
+  json_t *sizes = json_object_get (record, "sizes");
+
+  if (json_is_object (raw))
+    {
+      VfTask *task = job->protocol == VF_PROTO_ARK ? vf_task_from_ark (raw, NULL)
+                                                   : vf_task_from_openai (raw, NULL);
+      if (task)
+        {
+          vf_task_free (job->task);
+          job->task = task;
+        }
+    }
+  for (int v = 0; v < VF_N_VARIANTS; v++)
+    {
+      json_t *size = json_array_get (sizes, v);
+
+      job->content_size[v] = json_is_integer (size) ? json_integer_value (size) : -1;
+    }
+  job->probed = json_is_true (json_object_get (record, "probed"));
+  job->expired = json_is_true (json_object_get (record, "expired"));
+  job->changed_us = record_int (record, "changed_us", job->changed_us);
+}
+
+Job *
+vf_job_from_record (json_t *record)
+{
+  const char *name = json_string_value (json_object_get (record, "name"));
+  const char *prompt_file = json_string_value (json_object_get (record, "prompt_file"));
+  json_t *data = json_object_get (record, "prompt_data");
+  json_t *body = json_object_get (record, "body");
+  Job *job;
+
+  if (!name || !prompt_file)
+    return NULL;
+  job = vf_job_new (name, prompt_file);
+  if (json_is_string (data))
+    job->prompt_data = g_bytes_new (json_string_value (data), json_string_length (data));
+  job->phase = phase_from_name (json_string_value (json_object_get (record, "phase")));
+  job->protocol = g_strcmp0 (json_string_value (json_object_get (record, "protocol")), "ark") == 0
+                      ? VF_PROTO_ARK
+                      : VF_PROTO_OPENAI;
+  job->id = g_strdup (json_string_value (json_object_get (record, "id")));
+  if (json_is_object (body))
+    job->body = json_incref (body);
+  job->reason = g_strdup (json_string_value (json_object_get (record, "reason")));
+  job->created = record_int (record, "created", job->created);
+  job->intent_us = record_int (record, "intent_us", job->intent_us);
+  vf_job_apply_task_record (job, record);
+  if (job->phase == VF_JOB_LIVE && !job->id)
+    job->phase = VF_JOB_UNKNOWN;
+  if (job->phase == VF_JOB_REJECTED && !job->reason)
+    job->reason = g_strdup ("rejected: no reason was kept");
+  return job;
+}
+
+/* ----- lookups ----- */
+
+static gint
+compare_jobs_by_name (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(Job *const *)a)->name, (*(Job *const *)b)->name);
+}
+
+GPtrArray *
+vf_jobs_sorted_locked (VfJobs *jobs)
+{
+  GPtrArray *list = g_ptr_array_sized_new (g_hash_table_size (jobs->table));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, jobs->table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, value);
+  g_ptr_array_sort (list, compare_jobs_by_name);
+  return list;
+}
+
+Job *
+vf_jobs_by_id_locked (VfJobs *jobs, const char *id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, jobs->table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Job *job = value;
+
+      if (job->phase == VF_JOB_LIVE && g_strcmp0 (job->id, id) == 0)
+        return job;
+    }
+  return NULL;
+}
