@@ -165,3 +165,12 @@ wait_status (Fixture *f, const char *name, const char *prefix, double timeout_s)
                prefix);
     }
 }
+
+void
+submit_ok (Fixture *f, const char *prompt_file, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (vf_jobs_submit (f->jobs, prompt_file, text, strlen (text), &error));
+  g_assert_no_error (error);
+}

@@ -34,6 +34,8 @@ void fixture_setup (Fixture *f, const char *const *args);
 /* Opens f->jobs with fixture_config() and `poll_s`; starts it when `start`. */
 void fixture_open (Fixture *f, double poll_s, gboolean prefetch, gboolean start);
 void fixture_teardown (Fixture *f);
+/* Submits `text` as the prompt file; fails the test unless it is accepted. */
+void submit_ok (Fixture *f, const char *prompt_file, const char *text);
 
 /* Waits (up to `timeout_s`, scaled under valgrind) for the job's status to
  * start with `prefix`; fails the test otherwise. */

@@ -20,15 +20,6 @@ get_job (Fixture *f, const char *name)
   return info;
 }
 
-static void
-submit_ok (Fixture *f, const char *prompt_file, const char *text)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (vf_jobs_submit (f->jobs, prompt_file, text, strlen (text), &error));
-  g_assert_no_error (error);
-}
-
 /* Reads a whole content file through vf_jobs_read in `chunk` pieces. */
 static GBytes *
 read_all (Fixture *f, const char *key, gboolean by_id, VfVariant variant, gsize chunk,
@@ -233,8 +224,7 @@ test_prefetch (void)
   /* Three probes, then one download of the video in the background. */
   g_assert_true (wait_for (content_count_is, f, GINT_TO_POINTER (4), 10));
   cached = g_build_filename (f->cache_dir, info->id, "video", NULL);
-  while (file_size (cached) != VIDEO_BYTES)
-    g_usleep (10000);
+  g_assert_true (wait_for (video_in_place, f, cached, 10));
   video = read_all (f, "dog", FALSE, VF_VARIANT_VIDEO, 131072, &error);
   g_assert_no_error (error);
   assert_truth (f, video, info->id, "video");

@@ -1,0 +1,108 @@
+/* test-table.c: the job table's own rules, against videofs-sim: renaming a
+ * job onto its own name, and reading the events log by ranges. */
+#include "common.h"
+
+#include <string.h>
+
+static const char *const fast_args[]
+    = { "--queue", "0.2", "--duration", "0.6", "--video-bytes", "4096", NULL };
+
+static guint
+count_lines_with (GBytes *bytes, const char *needle)
+{
+  g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i]; i++)
+    if (strstr (lines[i], needle))
+      n++;
+  return n;
+}
+
+/* mv jobs/a jobs/a is rename(2) of a name onto itself: it succeeds and
+ * changes nothing, whether or not the caller wants the error. */
+static void
+test_rename_onto_itself (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) events = NULL;
+  g_autoptr (GPtrArray) names = NULL;
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  submit_ok (f, "a.txt", "job a");
+
+  g_assert_true (vf_jobs_rename (f->jobs, "a", "a", NULL));
+  g_assert_true (vf_jobs_rename (f->jobs, "a", "a", &error));
+  g_assert_no_error (error);
+  names = vf_jobs_names (f->jobs);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (names->pdata[0], ==, "a");
+  events = vf_jobs_events (f->jobs, NULL);
+  g_assert_cmpuint (count_lines_with (events, "\"renamed\""), ==, 0);
+
+  /* A job that is not there is not there, with or without the error. */
+  g_assert_false (vf_jobs_rename (f->jobs, "nope", "nope", NULL));
+  g_assert_false (vf_jobs_rename (f->jobs, "nope", "nope", &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_NOT_FOUND);
+  fixture_teardown (f);
+}
+
+/* The events log read in pieces is the log read whole; past its end a read
+ * is empty; the size and time agree with the whole read. */
+static void
+test_events_ranges (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GBytes) whole = NULL;
+  g_autoptr (GByteArray) pieces = g_byte_array_new ();
+  g_autoptr (GBytes) past = NULL;
+  gint64 whole_us = 0;
+  gint64 size_us = 0;
+  guint64 size = 0;
+  guint64 total = 0;
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  for (int i = 0; i < 20; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("e%02d.txt", i);
+      g_autofree char *text = g_strdup_printf ("event number %d", i);
+
+      submit_ok (f, file, text);
+    }
+  whole = vf_jobs_events (f->jobs, &whole_us);
+  g_assert_cmpuint (count_lines_with (whole, "\"submitted\""), ==, 20);
+  size = vf_jobs_events_size (f->jobs, &size_us);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (whole));
+  g_assert_cmpint (size_us, ==, whole_us);
+
+  for (guint64 offset = 0;;)
+    {
+      g_autoptr (GBytes) piece = vf_jobs_events_read (f->jobs, offset, 333, &total, NULL);
+      gsize n = g_bytes_get_size (piece);
+
+      g_assert_cmpuint (total, ==, size);
+      g_assert_cmpuint (n, <=, 333);
+      if (n == 0)
+        break;
+      g_byte_array_append (pieces, g_bytes_get_data (piece, NULL), n);
+      offset += n;
+    }
+  g_assert_cmpmem (pieces->data, pieces->len, g_bytes_get_data (whole, NULL),
+                   g_bytes_get_size (whole));
+  past = vf_jobs_events_read (f->jobs, size + 10, 100, NULL, NULL);
+  g_assert_cmpuint (g_bytes_get_size (past), ==, 0);
+  fixture_teardown (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/table/rename-onto-itself", test_rename_onto_itself);
+  g_test_add_func ("/table/events-ranges", test_events_ranges);
+  return g_test_run ();
+}
