@@ -9,6 +9,9 @@
  *
  * vf_error_to_errno() is the one table that turns any GError into an errno
  * for the FUSE side.
+ *
+ * Ownership: the accessors return strings owned by the GError (valid while
+ * it lives); every function borrows the error it is given.  Thread-safe.
  */
 #pragma once
 

@@ -4,6 +4,9 @@
  * The content cache records with it which bytes of a sparse file hold the
  * server's data.  Not thread-safe: the owner locks.  Offsets are >= 0;
  * empty ranges (end <= start) are ignored.
+ *
+ * Ownership: a set belongs to whoever made it (vf_range_set_free);
+ * functions borrow the sets they are given and return new ones.
  */
 #pragma once
 
