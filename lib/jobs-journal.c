@@ -11,9 +11,12 @@
  * answer: the poller then looks for the job in the API's list and adopts
  * it, and nothing is ever sent again on its own.
  *
- * Replay is "last record wins" (job.c says what each record holds); the
- * journal is compacted to one record per job at open and whenever it grows
- * past COMPACT_SIZE.
+ * Replay is "last record wins" (job.c says what each record holds).  The
+ * journal is compacted to one record per job at open, at close, and when it
+ * has grown to twice its size after the last compaction (and at least
+ * COMPACT_SIZE): so the cost of compaction stays proportional to the
+ * records appended, however many jobs the table holds.  Never between an
+ * intent and its create: that record is urgent.
  */
 #include "jobs-private.h"
 
@@ -109,15 +112,19 @@ vf_jobs_journal_compact (VfJobs *jobs, GError **error)
   for (guint i = 0; i < list->len; i++)
     g_ptr_array_add (records, vf_job_record (list->pdata[i], "job"));
   g_mutex_unlock (&jobs->lock);
-  return vf_journal_rewrite (jobs->journal, records, error);
+  if (!vf_journal_rewrite (jobs->journal, records, error))
+    return FALSE;
+  jobs->journal_compacted = vf_journal_size (jobs->journal);
+  return TRUE;
 }
 
 gboolean
-vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync, GError **error)
+vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync, gboolean urgent,
+                        GError **error)
 {
   if (!vf_journal_append (jobs->journal, record, sync, error))
     return FALSE;
-  if (vf_journal_size (jobs->journal) > COMPACT_SIZE)
+  if (!urgent && vf_journal_size (jobs->journal) > MAX (COMPACT_SIZE, 2 * jobs->journal_compacted))
     {
       g_autoptr (GError) local = NULL;
 

@@ -114,6 +114,7 @@ struct vf_jobs
 
   GMutex journal_lock; /* first */
   VfJournal *journal;
+  gsize journal_compacted; /* its size after the last compaction */
   int lock_fd;
 
   GMutex lock;       /* second; guards everything below */
@@ -200,8 +201,11 @@ void vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json
 gboolean vf_jobs_journal_open (VfJobs *jobs, GError **error);
 /* With journal_lock held: rewrites the journal as one record per job. */
 gboolean vf_jobs_journal_compact (VfJobs *jobs, GError **error);
-/* With journal_lock held.  Borrows `record`. */
-gboolean vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync, GError **error);
+/* With journal_lock held.  Borrows `record`.  Compacts the journal after
+ * it, when it has grown enough since the last compaction, unless
+ * `urgent` (a create waits for this record). */
+gboolean vf_jobs_journal_append (VfJobs *jobs, json_t *record, gboolean sync, gboolean urgent,
+                                 GError **error);
 
 /* ----- jobs-txn.c ----- */
 
@@ -217,6 +221,7 @@ typedef struct
   VfJobs *jobs;
   gboolean journaled;
   gboolean sync;
+  gboolean urgent;
   GPtrArray *records; /* json_t*, owned */
   GArray *notes;      /* of Note */
 } VfTxn;
@@ -226,6 +231,9 @@ void vf_txn_begin_unjournaled (VfTxn *txn, VfJobs *jobs);
 /* Adds a journal record (stolen; NULL is ignored); `sync` makes the commit
  * fsync the journal. */
 void vf_txn_record (VfTxn *txn, json_t *record, gboolean sync);
+/* A request waits for this change's records: the commit writes them and
+ * nothing else (no compaction). */
+void vf_txn_urgent (VfTxn *txn);
 /* fs/ hears of it at commit: `name` a job's name, or NULL for the root
  * files and videos/ (see VfJobsChangedFunc). */
 void vf_txn_note (VfTxn *txn, const char *name, guint what);

@@ -22,6 +22,7 @@ begin (VfTxn *txn, VfJobs *jobs, gboolean journaled)
   txn->jobs = jobs;
   txn->journaled = journaled;
   txn->sync = FALSE;
+  txn->urgent = FALSE;
   txn->records = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
   txn->notes = g_array_new (FALSE, FALSE, sizeof (Note));
   if (journaled)
@@ -50,6 +51,12 @@ vf_txn_record (VfTxn *txn, json_t *record, gboolean sync)
     return;
   g_ptr_array_add (txn->records, record);
   txn->sync |= sync;
+}
+
+void
+vf_txn_urgent (VfTxn *txn)
+{
+  txn->urgent = TRUE;
 }
 
 void
@@ -94,7 +101,8 @@ append_records (VfTxn *txn, GError **error)
     {
       gboolean last = i + 1 == txn->records->len;
 
-      if (!vf_jobs_journal_append (jobs, txn->records->pdata[i], txn->sync && last, error))
+      if (!vf_jobs_journal_append (jobs, txn->records->pdata[i], txn->sync && last, txn->urgent,
+                                   error))
         return FALSE;
     }
   return TRUE;

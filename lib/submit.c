@@ -128,6 +128,7 @@ journal_intent (VfJobs *jobs, const char *name, const char *prompt_file, const c
   table_put_locked (&txn, job);
   vf_job_ref_locked (job);
   vf_txn_record (&txn, vf_job_record (job, "intent"), TRUE);
+  vf_txn_urgent (&txn);
   if (vf_txn_commit (&txn, &local))
     return job;
 

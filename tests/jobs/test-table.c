@@ -1,7 +1,10 @@
 /* test-table.c: the job table's own rules, against videofs-sim: renaming a
- * job onto its own name, and reading the events log by ranges. */
+ * job onto its own name, reading the events log by ranges, and how often
+ * a big table's journal is compacted. */
 #include "common.h"
+#include "vf-journal.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 static const char *const fast_args[]
@@ -98,11 +101,82 @@ test_events_ranges (void)
   fixture_teardown (f);
 }
 
+static guint64
+inode_of (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_ino;
+}
+
+/* A table whose compacted journal alone is bigger than the compaction
+ * threshold: saving prompts appends to the journal and does not rewrite it
+ * each time (a rewrite replaces the file: a new inode). */
+static void
+test_big_journal_compaction (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfJournal) journal = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *padding = g_strnfill (600, 'p');
+  g_autoptr (GPtrArray) names = NULL;
+  guint rewrites = 0;
+  guint64 inode;
+
+  fixture_setup (f, fast_args);
+  g_assert_cmpint (g_mkdir_with_parents (f->state_dir, 0700), ==, 0);
+  path = g_build_filename (f->state_dir, "journal", NULL);
+  journal = vf_journal_open (path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 1200; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("old%04d", i);
+      g_autofree char *file = g_strconcat (name, ".txt", NULL);
+      g_autoptr (json_t) record = json_pack (
+          "{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "job", "name", name, "prompt_file", file, "phase",
+          "rejected", "reason", "invalid_prompt: test", "prompt_data", padding);
+
+      g_assert_true (vf_journal_append (journal, record, FALSE, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (vf_journal_size (journal), >, 512 * 1024);
+  g_clear_pointer (&journal, vf_journal_close);
+
+  fixture_open (f, 0.1, FALSE, FALSE);
+  names = vf_jobs_names (f->jobs);
+  g_assert_cmpuint (names->len, ==, 1200);
+  inode = inode_of (path);
+  for (int i = 0; i < 10; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("new%d.txt", i);
+      guint64 now;
+
+      submit_ok (f, file, "a new one");
+      now = inode_of (path);
+      if (now != inode)
+        rewrites++;
+      inode = now;
+    }
+  g_assert_cmpuint (rewrites, ==, 0);
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 10);
+
+  /* All of it is there after a remount. */
+  g_clear_pointer (&f->jobs, vf_jobs_close);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  g_clear_pointer (&names, g_ptr_array_unref);
+  names = vf_jobs_names (f->jobs);
+  g_assert_cmpuint (names->len, ==, 1210);
+  fixture_teardown (f);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/table/rename-onto-itself", test_rename_onto_itself);
   g_test_add_func ("/table/events-ranges", test_events_ranges);
+  g_test_add_func ("/table/big-journal-compaction", test_big_journal_compaction);
   return g_test_run ();
 }
