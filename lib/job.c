@@ -137,16 +137,27 @@ sizes_json (const Job *job)
   return sizes;
 }
 
+/* Sets key to value (stolen); a NULL value (text that is not UTF-8) makes
+ * the record not whole. */
+static void
+put (json_t *record, const char *key, json_t *value, gboolean *whole)
+{
+  if (!value || json_object_set_new (record, key, value) < 0)
+    *whole = FALSE;
+}
+
 json_t *
 vf_job_record (const Job *job, const char *op)
 {
-  json_t *record = json_object ();
+  g_autoptr (json_t) record = json_object ();
+  gboolean whole = TRUE;
 
-  json_object_set_new (record, "op", json_string (op));
-  json_object_set_new (record, "name", json_string (job->name));
+  put (record, "op", json_string (op), &whole);
+  put (record, "name", json_string (job->name), &whole);
   if (strcmp (op, "task") != 0)
     {
-      json_object_set_new (record, "prompt_file", json_string (job->prompt_file));
+      put (record, "prompt_file", json_string (job->prompt_file), &whole);
+      /* Kept when it is text: a prompt refused for its bytes is not. */
       if (job->prompt_data)
         {
           gsize len;
@@ -156,25 +167,27 @@ vf_job_record (const Job *job, const char *op)
           if (text)
             json_object_set_new (record, "prompt_data", text);
         }
-      json_object_set_new (record, "phase", json_string (phase_name (job->phase)));
-      json_object_set_new (record, "protocol",
-                           json_string (job->protocol == VF_PROTO_ARK ? "ark" : "openai"));
+      put (record, "phase", json_string (phase_name (job->phase)), &whole);
+      put (record, "protocol", json_string (job->protocol == VF_PROTO_ARK ? "ark" : "openai"),
+           &whole);
       if (job->id)
-        json_object_set_new (record, "id", json_string (job->id));
+        put (record, "id", json_string (job->id), &whole);
       if (job->body)
-        json_object_set (record, "body", job->body);
+        put (record, "body", json_incref (job->body), &whole);
       if (job->reason)
-        json_object_set_new (record, "reason", json_string (job->reason));
-      json_object_set_new (record, "created", json_integer (job->created));
-      json_object_set_new (record, "intent_us", json_integer (job->intent_us));
+        put (record, "reason", json_string (job->reason), &whole);
+      put (record, "created", json_integer (job->created), &whole);
+      put (record, "intent_us", json_integer (job->intent_us), &whole);
     }
   if (job->task && job->task->raw)
-    json_object_set (record, "task", job->task->raw);
-  json_object_set_new (record, "changed_us", json_integer (job->changed_us));
-  json_object_set_new (record, "sizes", sizes_json (job));
-  json_object_set_new (record, "probed", json_boolean (job->probed));
-  json_object_set_new (record, "expired", json_boolean (job->expired));
-  return record;
+    put (record, "task", json_incref (job->task->raw), &whole);
+  put (record, "changed_us", json_integer (job->changed_us), &whole);
+  put (record, "sizes", sizes_json (job), &whole);
+  put (record, "probed", json_boolean (job->probed), &whole);
+  put (record, "expired", json_boolean (job->expired), &whole);
+  if (!whole)
+    return NULL;
+  return g_steal_pointer (&record);
 }
 
 static gint64

@@ -161,7 +161,8 @@ void vf_job_set_name (Job *job, const char *name);
 gboolean vf_job_task_finished (const Job *job);
 /* The journal record of a job (a new reference): `op` "task" holds only
  * the answer and what was learnt of the content; any other op the whole
- * job. */
+ * job.  NULL when a field cannot be recorded (text that is not UTF-8):
+ * a record is written whole or not at all. */
 json_t *vf_job_record (const Job *job, const char *op);
 /* A job from a whole record, or NULL. */
 Job *vf_job_from_record (json_t *record);
@@ -222,14 +223,16 @@ typedef struct
   gboolean journaled;
   gboolean sync;
   gboolean urgent;
+  gboolean broken;    /* a record could not be made */
   GPtrArray *records; /* json_t*, owned */
   GArray *notes;      /* of Note */
 } VfTxn;
 
 void vf_txn_begin (VfTxn *txn, VfJobs *jobs);
 void vf_txn_begin_unjournaled (VfTxn *txn, VfJobs *jobs);
-/* Adds a journal record (stolen; NULL is ignored); `sync` makes the commit
- * fsync the journal. */
+/* Adds a journal record (stolen); `sync` makes the commit fsync the
+ * journal.  A NULL record (one that could not be made whole) makes the
+ * commit fail, having written none of the change's records. */
 void vf_txn_record (VfTxn *txn, json_t *record, gboolean sync);
 /* A request waits for this change's records: the commit writes them and
  * nothing else (no compaction). */

@@ -9,6 +9,7 @@
  * takes the two locks together.
  */
 #include "jobs-private.h"
+#include "vf-error.h"
 
 typedef struct
 {
@@ -23,6 +24,7 @@ begin (VfTxn *txn, VfJobs *jobs, gboolean journaled)
   txn->journaled = journaled;
   txn->sync = FALSE;
   txn->urgent = FALSE;
+  txn->broken = FALSE;
   txn->records = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
   txn->notes = g_array_new (FALSE, FALSE, sizeof (Note));
   if (journaled)
@@ -48,7 +50,10 @@ vf_txn_record (VfTxn *txn, json_t *record, gboolean sync)
   g_return_if_fail (txn->journaled);
 
   if (!record)
-    return;
+    {
+      txn->broken = TRUE;
+      return;
+    }
   g_ptr_array_add (txn->records, record);
   txn->sync |= sync;
 }
@@ -97,6 +102,13 @@ append_records (VfTxn *txn, GError **error)
 {
   VfJobs *jobs = txn->jobs;
 
+  if (txn->broken)
+    {
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "a journal record cannot be made of text that is not "
+                    "UTF-8; nothing was written");
+      return FALSE;
+    }
   for (guint i = 0; i < txn->records->len; i++)
     {
       gboolean last = i + 1 == txn->records->len;

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "vf-journal.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -171,6 +172,29 @@ test_big_journal_compaction (void)
   fixture_teardown (f);
 }
 
+/* A name that is not UTF-8 cannot be journaled whole: the submission fails
+ * before anything is sent, instead of a job billed and then forgotten. */
+static void
+test_name_not_utf8 (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfJobInfo) info = NULL;
+  const char *file = "caf\xe9.txt";
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  g_assert_false (vf_jobs_submit (f->jobs, file, "x\n", 2, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_cmpint (vf_error_to_errno (error), ==, EINVAL);
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 0);
+  info = vf_jobs_get (f->jobs, "caf\xe9");
+  g_assert_nonnull (info);
+  g_assert_true (g_str_has_prefix (info->status, "rejected journal_error: "));
+  g_assert_false (vf_jobs_is_submitted (f->jobs, file));
+  fixture_teardown (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -178,5 +202,6 @@ main (int argc, char **argv)
   g_test_add_func ("/table/rename-onto-itself", test_rename_onto_itself);
   g_test_add_func ("/table/events-ranges", test_events_ranges);
   g_test_add_func ("/table/big-journal-compaction", test_big_journal_compaction);
+  g_test_add_func ("/table/name-not-utf8", test_name_not_utf8);
   return g_test_run ();
 }
