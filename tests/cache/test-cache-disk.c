@@ -1,6 +1,6 @@
 /* test-cache-disk.c: what the cache makes of the files an earlier run left,
  * with no server (the endpoint refuses connections). */
-#include "vf-cache.h"
+#include "cache-testing.h"
 #include "vf-error.h"
 #include "../testutil.h"
 

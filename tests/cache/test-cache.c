@@ -4,7 +4,7 @@
  * simulator's counters say how many bytes it sent, so that "fetched once"
  * and "resumed, not restarted" are measured, not assumed.
  */
-#include "vf-cache.h"
+#include "cache-testing.h"
 #include "vf-error.h"
 #include "../testutil.h"
 
