@@ -124,13 +124,19 @@ cache_entry_unlink_files (Entry *e)
   g_unlink (e->tmp_path);
 }
 
-/* A fresh, empty part file of `total` bytes. */
+/* A fresh, empty part file of `total` bytes.  The entry's old file is
+ * unlinked first and its descriptor retired whatever happens next
+ * (downloads in flight may still write to it), so that no byte is read
+ * from it again; on failure the entry has no file (fd -1). */
 static gboolean
 entry_create_part_locked (Entry *e, GError **error)
 {
   int fd;
 
   cache_entry_unlink_files (e);
+  if (e->fd >= 0)
+    g_array_append_val (e->old_fds, e->fd);
+  e->fd = -1;
   fd = vf_open_noeintr (e->part_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (fd < 0)
     return cache_set_disk_error (error, errno, "Cannot create", e->part_path);
@@ -142,19 +148,29 @@ entry_create_part_locked (Entry *e, GError **error)
       g_unlink (e->part_path);
       return cache_set_disk_error (error, errsv, "Cannot size", e->part_path);
     }
-  if (e->fd >= 0)
-    g_array_append_val (e->old_fds, e->fd); /* downloads in flight may still write to it */
   e->fd = fd;
   return TRUE;
 }
 
+/* A loaded entry without a file (a reset could make none) tries again;
+ * until one is made, its readers fail with the reason. */
+static gboolean
+entry_recreate_part_locked (Entry *e, GError **error)
+{
+  g_clear_error (&e->fd_error);
+  if (entry_create_part_locked (e, &e->fd_error))
+    return TRUE;
+  g_propagate_error (error, g_error_copy (e->fd_error));
+  return FALSE;
+}
+
 /* Forgets every byte: the content changed, or its size did.  Downloads in
  * flight stop at their next chunk, and whatever they still write goes to
- * the old, unlinked file. */
-void
-cache_entry_reset_locked (Entry *e, const char *etag, const char *why)
+ * the old, unlinked file.  FALSE when no new file could be made. */
+gboolean
+cache_entry_reset_locked (Entry *e, const char *etag, const char *why, GError **error)
 {
-  g_autoptr (GError) error = NULL;
+  gboolean ok;
 
   g_message ("%s: %s; fetching it again", e->key, why);
   e->gen++;
@@ -166,9 +182,9 @@ cache_entry_reset_locked (Entry *e, const char *etag, const char *why)
   e->no_ranges = FALSE;
   e->unsaved = 0;
   e->completed = FALSE;
-  if (!entry_create_part_locked (e, &error))
-    g_message ("%s", error->message);
+  ok = entry_recreate_part_locked (e, error);
   cache_entry_broadcast_locked (e);
+  return ok;
 }
 
 gboolean
@@ -187,13 +203,12 @@ cache_entry_load_locked (VfCache *cache, Entry *e, gint64 total, GError **error)
       return FALSE;
     }
   if (e->loaded && e->total == total)
-    return TRUE;
+    return e->fd >= 0 || entry_recreate_part_locked (e, error);
   if (e->loaded)
     {
       /* The API announced another size: what we have is of older content. */
       e->total = total;
-      cache_entry_reset_locked (e, NULL, "the announced size changed");
-      return e->fd >= 0;
+      return cache_entry_reset_locked (e, NULL, "the announced size changed", error);
     }
 
   if (g_mkdir_with_parents (e->dir_path, 0700) < 0)

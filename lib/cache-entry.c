@@ -56,6 +56,7 @@ cache_entry_unref_locked (Entry *e)
   for (guint i = 0; i < e->old_fds->len; i++)
     close (g_array_index (e->old_fds, int, i));
   g_array_unref (e->old_fds);
+  g_clear_error (&e->fd_error);
   vf_range_set_free (e->present);
   vf_task_free (e->task);
   g_free (e->etag);

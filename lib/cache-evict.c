@@ -49,8 +49,10 @@ entry_unload_locked (VfCache *cache, Entry *e)
 {
   e->whole_on_disk = g_atomic_int_get (&e->whole);
   g_atomic_int_set (&e->whole, 0);
-  close (e->fd);
+  if (e->fd >= 0)
+    close (e->fd);
   e->fd = -1;
+  g_clear_error (&e->fd_error);
   for (guint i = 0; i < e->old_fds->len; i++)
     close (g_array_index (e->old_fds, int, i));
   g_array_set_size (e->old_fds, 0);

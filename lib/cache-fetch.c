@@ -25,6 +25,7 @@ typedef struct
   gboolean superseded; /* stopped on purpose: others fetch the rest */
   gboolean final;      /* failed in a way no retry mends */
   gboolean finished;   /* it completed the file */
+  gboolean broken;     /* a reset made no new file: a failure, not a stop */
   VfContentInfo info;
   gint64 started; /* monotonic µs when the request was sent */
   char *batch;    /* bytes that arrived and are not written yet */
@@ -50,7 +51,7 @@ plan_locked (VfCache *cache, Stream *s, Fetch *f)
   gint64 end;
   gboolean wrapped = FALSE;
 
-  if (!e->task || vf_range_set_contains (e->present, 0, e->total))
+  if (!e->task || e->fd < 0 || vf_range_set_contains (e->present, 0, e->total))
     return FALSE;
   if (e->no_ranges || s->whole)
     {
@@ -154,7 +155,11 @@ fetch_check_answer_locked (Fetch *f, GError **error)
         e->etag = g_strdup (info->etag);
       else if (e->etag && strcmp (e->etag, info->etag) != 0)
         {
-          cache_entry_reset_locked (e, info->etag, "the content changed");
+          if (!cache_entry_reset_locked (e, info->etag, "the content changed", error))
+            {
+              f->final = f->broken = TRUE;
+              return FALSE;
+            }
           vf_set_error (error, VF_ERROR_PROTOCOL, "%s: the content changed", e->key);
           return FALSE;
         }
@@ -432,7 +437,7 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
       progress = f.written > 0;
       if (f.finished)
         *finished = TRUE;
-      stopped = f.superseded || cache->closing || e->dropped || f.gen != e->gen
+      stopped = f.superseded || cache->closing || e->dropped || (f.gen != e->gen && !f.broken)
                 || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       if (!ok && !stopped)
         {
@@ -444,7 +449,16 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
           /* An answer refused before its body may still say the content
            * changed. */
           if (f.info.etag && e->etag && f.gen == e->gen && strcmp (f.info.etag, e->etag) != 0)
-            cache_entry_reset_locked (e, f.info.etag, "the content changed");
+            {
+              g_autoptr (GError) reset_error = NULL;
+
+              if (!cache_entry_reset_locked (e, f.info.etag, "the content changed", &reset_error))
+                {
+                  g_clear_error (&error);
+                  error = g_steal_pointer (&reset_error);
+                  f.final = TRUE;
+                }
+            }
           if (f.final || error_is_final (error) || s->tries >= cache->config.max_tries)
             {
               g_info ("%s: giving up at byte %" G_GINT64_FORMAT ": %s", e->key, s->pos,

@@ -32,7 +32,7 @@ cache_entry_save (VfCache *cache, Entry *e)
 
   g_mutex_lock (&e->save_lock);
   g_mutex_lock (&cache->lock);
-  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole))
+  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole) || e->fd < 0)
     {
       g_mutex_unlock (&cache->lock);
       g_mutex_unlock (&e->save_lock);
@@ -89,7 +89,7 @@ cache_flush_queue_locked (VfCache *cache, Entry *e)
 gboolean
 cache_note_complete_locked (VfCache *cache, Entry *e)
 {
-  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole)
+  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole) || e->fd < 0
       || !vf_range_set_contains (e->present, 0, e->total))
     return FALSE;
   cache_flush_queue_locked (cache, e);
@@ -111,7 +111,7 @@ entry_finish (VfCache *cache, Entry *e)
 
   g_mutex_lock (&e->save_lock);
   g_mutex_lock (&cache->lock);
-  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole)
+  if (!e->loaded || e->dropped || g_atomic_int_get (&e->whole) || e->fd < 0
       || !vf_range_set_contains (e->present, 0, e->total))
     {
       cache_entry_broadcast_locked (e);

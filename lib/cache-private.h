@@ -99,8 +99,9 @@ struct vf_cache_entry
   gboolean whole_on_disk; /* before loading: the plain name exists */
   gint64 total;
   char *etag;
-  int fd;
-  GArray *old_fds; /* files left by a reset, closed with the entry */
+  int fd;           /* -1 unloaded, or after a reset that could make no file */
+  GError *fd_error; /* why a loaded entry has no file; its readers fail with it */
+  GArray *old_fds;  /* files left by a reset, closed with the entry */
   VfRangeSet *present;
   int whole; /* atomic: all bytes present and the file under its plain name */
   gboolean no_ranges;
@@ -165,7 +166,7 @@ gboolean cache_etag_storable (const char *etag);
 char *cache_map_text_locked (Entry *e);
 void cache_entry_unlink_files (Entry *e);
 gboolean cache_entry_load_locked (VfCache *cache, Entry *e, gint64 total, GError **error);
-void cache_entry_reset_locked (Entry *e, const char *etag, const char *why);
+gboolean cache_entry_reset_locked (Entry *e, const char *etag, const char *why, GError **error);
 void cache_scan_dir (VfCache *cache);
 
 /* cache-evict.c */

@@ -168,8 +168,10 @@ hand_out (int fd, gsize len, int *fd_out, const char *path, GError **error)
  * forget their streams and look again from the start, so a stream that
  * went idle, was absorbed by another or lost its bytes to a reset is
  * simply replaced.  A reader leaves with the error of a stream it waited
- * on that failed, or at once when its GCancellable fires (a handler
- * broadcasts the condition); the download goes on for the others.
+ * on that failed, with the reason when a reset could make no new file
+ * (nothing is served from the old one), or at once when its GCancellable
+ * fires (a handler broadcasts the condition); the download goes on for
+ * the others.
  */
 gssize
 cache_entry_read_fd (VfCache *cache, Entry *e, gsize len, gint64 offset, int *fd_out,
@@ -202,6 +204,11 @@ cache_entry_read_fd (VfCache *cache, Entry *e, gsize len, gint64 offset, int *fd
       if (e->dropped)
         {
           vf_set_error (error, VF_ERROR_NOT_FOUND, "%s was removed", e->key);
+          break;
+        }
+      if (e->fd_error)
+        {
+          g_propagate_error (error, g_error_copy (e->fd_error));
           break;
         }
       if (offset >= e->total)
