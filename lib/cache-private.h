@@ -1,7 +1,9 @@
 /* cache-private.h: what the files of the content cache share.
  *
- * The cache is one engine in sibling files, each one topic, each calling
- * only the files below it (tools/check-layers checks it):
+ * The cache is one engine in sibling files, each one topic, listed from
+ * the bottom up: each calls only the files before it (tools/check-layers
+ * checks it; cache-entry.c queues streams that the pools hand to
+ * cache-fetch.c through a pointer):
  *
  *   cache-entry.c  entries and streams: references, lookup, the pool queue
  *   cache-disk.c   the sparse part file and the range map on disk
