@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 
 #include "vf-journal.h"
+#include "vf-fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,104 +79,19 @@ get_le32 (const guint8 *p)
 }
 
 static gboolean
-set_errno_error (GError **error, int errsv, const char *what, const char *path)
-{
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s %s: %s", what, path,
-               g_strerror (errsv));
-  return FALSE;
-}
-
-static int
-open_noeintr (const char *path, int flags, mode_t mode)
-{
-  int fd;
-
-  do
-    fd = open (path, flags | O_CLOEXEC, mode);
-  while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
-static int
-ftruncate_noeintr (int fd, off_t len)
-{
-  int r;
-
-  do
-    r = ftruncate (fd, len);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
-static int
-fsync_noeintr (int fd, gboolean data_only)
-{
-  int r;
-
-  do
-    r = data_only ? fdatasync (fd) : fsync (fd);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
-/* Writes all of buf at offset; returns 0 or an errno. */
-static int
-pwrite_all (int fd, const void *buf, gsize len, off_t offset)
-{
-  const guint8 *p = buf;
-
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, p, len, offset);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return errno;
-        }
-      if (n == 0)
-        return EIO;
-      p += n;
-      len -= n;
-      offset += n;
-    }
-  return 0;
-}
-
-static gboolean
-read_all (int fd, const char *path, GByteArray *out, GError **error)
-{
-  guint8 buf[65536];
-
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return set_errno_error (error, errno, "Cannot read", path);
-        }
-      if (n == 0)
-        return TRUE;
-      g_byte_array_append (out, buf, n);
-    }
-}
-
-static gboolean
 fsync_dir_of (const char *path, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
-  int fd = open_noeintr (dir, O_RDONLY | O_DIRECTORY, 0);
+  int fd = vf_open_noeintr (dir, O_RDONLY | O_DIRECTORY, 0);
   int errsv;
 
   if (fd < 0)
-    return set_errno_error (error, errno, "Cannot open directory", dir);
-  if (fsync_noeintr (fd, FALSE) < 0)
+    return vf_set_io_error (error, errno, "Cannot open directory", dir);
+  if (vf_fsync_noeintr (fd) < 0)
     {
       errsv = errno;
       close (fd);
-      return set_errno_error (error, errsv, "Cannot sync directory", dir);
+      return vf_set_io_error (error, errsv, "Cannot sync directory", dir);
     }
   close (fd);
   return TRUE;
@@ -284,14 +200,18 @@ vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data, gsize
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  fd = open_noeintr (path, O_RDWR | O_CREAT, 0600);
+  fd = vf_open_noeintr (path, O_RDWR | O_CREAT, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "Cannot open journal", path);
+      vf_set_io_error (error, errno, "Cannot open journal", path);
       return NULL;
     }
-  if (!read_all (fd, path, data, error))
-    goto fail;
+  errsv = vf_read_all (fd, data);
+  if (errsv)
+    {
+      vf_set_io_error (error, errsv, "Cannot read", path);
+      goto fail;
+    }
 
   good = parse_records (data->data, data->len, records);
   if (good < 0)
@@ -303,25 +223,25 @@ vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data, gsize
 
   if ((gsize)good < data->len || good == 0)
     {
-      if (ftruncate_noeintr (fd, good) < 0)
+      if (vf_ftruncate_noeintr (fd, good) < 0)
         {
-          set_errno_error (error, errno, "Cannot truncate journal", path);
+          vf_set_io_error (error, errno, "Cannot truncate journal", path);
           goto fail;
         }
       if (good == 0)
         {
-          errsv = pwrite_all (fd, HEADER, HEADER_LEN, 0);
+          errsv = vf_pwrite_all (fd, HEADER, HEADER_LEN, 0);
           if (errsv)
             {
-              set_errno_error (error, errsv, "Cannot write journal", path);
-              ftruncate_noeintr (fd, 0);
+              vf_set_io_error (error, errsv, "Cannot write journal", path);
+              vf_ftruncate_noeintr (fd, 0);
               goto fail;
             }
           good = HEADER_LEN;
         }
-      if (fsync_noeintr (fd, FALSE) < 0)
+      if (vf_fsync_noeintr (fd) < 0)
         {
-          set_errno_error (error, errno, "Cannot sync journal", path);
+          vf_set_io_error (error, errno, "Cannot sync journal", path);
           goto fail;
         }
       if (data->len < HEADER_LEN && !fsync_dir_of (path, error))
@@ -369,15 +289,15 @@ vf_journal_append (VfJournal *journal, json_t *record, gboolean sync, GError **e
   if (!frame)
     return FALSE;
 
-  errsv = pwrite_all (journal->fd, frame->data, frame->len, journal->size);
-  if (!errsv && sync && fsync_noeintr (journal->fd, TRUE) < 0)
+  errsv = vf_pwrite_all (journal->fd, frame->data, frame->len, journal->size);
+  if (!errsv && sync && vf_fdatasync_noeintr (journal->fd) < 0)
     errsv = errno;
   if (errsv)
     {
       /* Whether the record reached the disk is unknown: cut it off so the
        * file says what the caller is told. */
-      ftruncate_noeintr (journal->fd, journal->size);
-      return set_errno_error (error, errsv, "Cannot append to journal", journal->path);
+      vf_ftruncate_noeintr (journal->fd, journal->size);
+      return vf_set_io_error (error, errsv, "Cannot append to journal", journal->path);
     }
   journal->size += frame->len;
   return TRUE;
@@ -404,12 +324,12 @@ vf_journal_rewrite (VfJournal *journal, GPtrArray *records, GError **error)
     }
 
   tmp_path = g_strconcat (journal->path, ".tmp", NULL);
-  fd = open_noeintr (tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  fd = vf_open_noeintr (tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (fd < 0)
-    return set_errno_error (error, errno, "Cannot create", tmp_path);
+    return vf_set_io_error (error, errno, "Cannot create", tmp_path);
 
-  errsv = pwrite_all (fd, buf->data, buf->len, 0);
-  if (!errsv && fsync_noeintr (fd, FALSE) < 0)
+  errsv = vf_pwrite_all (fd, buf->data, buf->len, 0);
+  if (!errsv && vf_fsync_noeintr (fd) < 0)
     errsv = errno;
   if (!errsv && rename (tmp_path, journal->path) < 0)
     errsv = errno;
@@ -417,7 +337,7 @@ vf_journal_rewrite (VfJournal *journal, GPtrArray *records, GError **error)
     {
       close (fd);
       unlink (tmp_path);
-      return set_errno_error (error, errsv, "Cannot rewrite journal", journal->path);
+      return vf_set_io_error (error, errsv, "Cannot rewrite journal", journal->path);
     }
 
   /* The new file is in place: from here on it is the journal, even if the
@@ -460,12 +380,12 @@ write_pid (int fd, const char *path, GError **error)
   g_autofree char *pid_line = g_strdup_printf ("%d\n", (int)getpid ());
   int errsv;
 
-  if (ftruncate_noeintr (fd, 0) < 0)
+  if (vf_ftruncate_noeintr (fd, 0) < 0)
     errsv = errno;
   else
-    errsv = pwrite_all (fd, pid_line, strlen (pid_line), 0);
+    errsv = vf_pwrite_all (fd, pid_line, strlen (pid_line), 0);
   if (errsv)
-    return set_errno_error (error, errsv, "Cannot write", path);
+    return vf_set_io_error (error, errsv, "Cannot write", path);
   return TRUE;
 }
 
@@ -482,14 +402,14 @@ vf_dir_lock (const char *dir, GError **error)
 
   if (g_mkdir_with_parents (dir, 0700) < 0)
     {
-      set_errno_error (error, errno, "Cannot create directory", dir);
+      vf_set_io_error (error, errno, "Cannot create directory", dir);
       return -1;
     }
   path = g_build_filename (dir, "lock", NULL);
-  fd = open_noeintr (path, O_RDWR | O_CREAT, 0600);
+  fd = vf_open_noeintr (path, O_RDWR | O_CREAT, 0600);
   if (fd < 0)
     {
-      set_errno_error (error, errno, "Cannot open", path);
+      vf_set_io_error (error, errno, "Cannot open", path);
       return -1;
     }
 
@@ -520,7 +440,7 @@ vf_dir_lock (const char *dir, GError **error)
                          "state dir %s is in use by another videofs", dir);
         }
       else
-        set_errno_error (error, errsv, "Cannot lock", path);
+        vf_set_io_error (error, errsv, "Cannot lock", path);
       close (fd);
       return -1;
     }

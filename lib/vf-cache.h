@@ -17,10 +17,11 @@
  * response with a wrong Content-Range or an error body contributes no byte;
  * a cut one keeps what arrived and resumes from there.
  *
- * Thread-safe.  Tasks passed in are borrowed (copied where kept); strings
- * returned are the caller's.  A VfCacheEntry pins its file (no eviction)
- * until vf_cache_close(); every entry must be closed, and every read must
- * have returned, before vf_cache_free().
+ * Thread-safe: one lock inside guards it all, and no call holds it across
+ * the network or a disk sync.  Tasks passed in are borrowed (copied where
+ * kept); strings and descriptors returned are the caller's.  Every read
+ * must have returned before vf_cache_free().  cache-testing.h adds what
+ * only the tests use.
  */
 #pragma once
 
@@ -33,7 +34,6 @@
 G_BEGIN_DECLS
 
 typedef struct vf_cache VfCache;
-typedef struct vf_cache_entry VfCacheEntry;
 
 /* Called on a pool thread with no lock held: with error NULL when every
  * byte of (id, variant) arrived, else when a download gave up. */
@@ -65,44 +65,32 @@ VfCache *vf_cache_new (VfClient *client, const char *dir, const VfCacheConfig *c
 void vf_cache_free (VfCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfCache, vf_cache_free)
 
-/* `total` is the size the API announced; a cached entry of another size is
+/* Waits until the `len` bytes at `offset` of (task, variant) are there
+ * (fewer only at the end) and returns how many (0 at or past the end), and
+ * when that is more than 0 a new descriptor in *fd_out (the caller's to
+ * close) to pread() or splice them from; the bytes there stay as they are
+ * while it is open.
+ *
+ * `total` is the size the API announced; a cached entry of another size is
  * discarded, and a download of another size is refused (VF_ERROR_PROTOCOL).
- * Reads return the bytes read (fewer only at the end, 0 at or past it) or
- * -1: 404 is VF_ERROR_NOT_FOUND, a full disk VF_ERROR_NO_SPACE, a download
- * that kept failing VF_ERROR_PROTOCOL / NETWORK / SERVER / TIMEOUT, a
- * cancelled wait G_IO_ERROR_CANCELLED (the download goes on). */
-gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
-                      void *buf, gsize len, gint64 offset, GCancellable *cancellable,
-                      GError **error);
-
-/* The same wait, without the copy: returns how many bytes at `offset`
- * are there to read (0 at or past the end) and, when that is more than 0,
- * a new descriptor in *fd_out (the caller's to close) to pread() or
- * splice them from.  The bytes there stay as they are while it is open. */
+ * -1 on failure: 404 is VF_ERROR_NOT_FOUND, a full disk VF_ERROR_NO_SPACE,
+ * a download that kept failing VF_ERROR_PROTOCOL / NETWORK / SERVER /
+ * TIMEOUT, another failure of the cache's disk a G_IO_ERROR, a cancelled
+ * wait G_IO_ERROR_CANCELLED (the download goes on). */
 gssize vf_cache_read_fd (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
                          gsize len, gint64 offset, int *fd_out, GCancellable *cancellable,
                          GError **error);
 
-/* The same through a pinned entry, as an open file uses it. */
-VfCacheEntry *vf_cache_open (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
-                             GError **error);
-gssize vf_cache_entry_read (VfCacheEntry *entry, void *buf, gsize len, gint64 offset,
-                            GCancellable *cancellable, GError **error);
-/* Replaces the task used for further downloads (a refreshed pre-signed URL). */
-void vf_cache_entry_set_task (VfCacheEntry *entry, const VfTask *task);
-gboolean vf_cache_entry_is_whole (VfCacheEntry *entry);
-void vf_cache_close (VfCacheEntry *entry);
+/* The same, copied into buf: vf_cache_read_fd() and one whole pread() of
+ * the descriptor.  Only vf_jobs_read() and the tests call it. */
+gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
+                      void *buf, gsize len, gint64 offset, GCancellable *cancellable,
+                      GError **error);
 
 /* Whether all `total` bytes of (id, variant) are cached. */
 gboolean vf_cache_is_whole (VfCache *cache, const char *id, VfVariant variant, gint64 total);
 /* Bytes of (id, variant) present in the cache (0 when unknown). */
 guint64 vf_cache_cached_bytes (VfCache *cache, const char *id, VfVariant variant);
-/* Bytes of all entries on disk. */
-guint64 vf_cache_usage (VfCache *cache);
-/* Waits until the files that became complete are in place under their
- * plain names, and the maps asked for are saved (readers get the last
- * bytes of a file before that). */
-void vf_cache_flush (VfCache *cache);
 
 /* Starts fetching all of (task, variant) in the background unless it is
  * whole or a prefetch of it runs already. */

@@ -1,6 +1,6 @@
 /* test-cache-disk.c: what the cache makes of the files an earlier run left,
  * with no server (the endpoint refuses connections). */
-#include "vf-cache.h"
+#include "cache-testing.h"
 #include "vf-error.h"
 #include "../testutil.h"
 
@@ -328,6 +328,49 @@ test_many_files (Fixture *fx, gconstpointer data)
   g_assert_cmpint (count_fds () - before, <=, 64);
 }
 
+/* Another announced size resets the entry.  When no new file can be made
+ * (the entry's directory became a regular file), the read fails with that
+ * error, not with a download into the old file; with the directory back,
+ * the entry gets its new file. */
+static void
+test_resize_without_file (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (VfCache) cache = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sub = g_build_filename (fx->dir, ID, NULL);
+  g_autofree char *moved = g_strconcat (sub, ".moved", NULL);
+  g_autofree char *part = path_of (fx, ID, "video.part");
+  g_autofree char *whole = path_of (fx, ID, "video");
+  guint8 buf[TOTAL];
+  struct stat st;
+  gssize n;
+
+  put_file (fx, ID, "video", fx->bytes, TOTAL);
+  cache = new_cache (fx, 0);
+  n = vf_cache_read (cache, fx->task, VF_VARIANT_VIDEO, TOTAL, buf, 100, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 100);
+
+  g_assert_cmpint (g_rename (sub, moved), ==, 0);
+  g_file_set_contents (sub, "", 0, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 2; i++)
+    {
+      n = vf_cache_read (cache, fx->task, VF_VARIANT_VIDEO, TOTAL - 1, buf, 100, 0, NULL, &error);
+      g_assert_cmpint (n, ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+      g_clear_error (&error);
+    }
+  g_assert_false (vf_cache_is_whole (cache, ID, VF_VARIANT_VIDEO, TOTAL - 1));
+
+  g_assert_cmpint (g_unlink (sub), ==, 0);
+  g_assert_cmpint (g_rename (moved, sub), ==, 0);
+  g_assert_false (vf_cache_is_whole (cache, ID, VF_VARIANT_VIDEO, TOTAL - 1));
+  g_assert_cmpint (stat (part, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, TOTAL - 1);
+  g_assert_false (g_file_test (whole, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -341,5 +384,6 @@ main (int argc, char **argv)
   ADD ("/cache-disk/bad-input", test_bad_input);
   ADD ("/cache-disk/evict-at-start", test_evict_at_start);
   ADD ("/cache-disk/many-files", test_many_files);
+  ADD ("/cache-disk/resize-without-file", test_resize_without_file);
   return g_test_run ();
 }

@@ -4,13 +4,14 @@
  * simulator's counters say how many bytes it sent, so that "fetched once"
  * and "resumed, not restarted" are measured, not assumed.
  */
-#include "vf-cache.h"
+#include "cache-testing.h"
 #include "vf-error.h"
 #include "../testutil.h"
 
 #include "cache-common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -590,6 +591,85 @@ test_prefetch (void)
   remove_tree (dir);
 }
 
+/* A changed ETag makes the cache fetch the file again into a new one.  When
+ * none can be made (the entry's directory became a regular file), the
+ * download fails with that error and no byte comes from the old file; once
+ * the directory is back, a read makes the file and it ends up whole. */
+static void
+test_reset_without_file (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (VfTask) task = new_job ();
+  g_autoptr (GBytes) want = truth (task);
+  g_autofree char *sub = g_build_filename (dir, task->id, NULL);
+  g_autofree char *moved = g_strconcat (sub, ".moved", NULL);
+  g_autofree char *part = g_build_filename (sub, "video.part", NULL);
+  g_autofree char *map = g_build_filename (sub, "video.ranges", NULL);
+  g_autofree char *map_text = g_strdup_printf (
+      "videofs-ranges 1\ntotal %d\netag \"not the server's\"\n0 4096\n", VIDEO_BYTES);
+  g_autoptr (GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  VfCacheConfig config;
+  DoneCount dc = { 0 };
+  VfCache *cache;
+  guint8 buf[4096];
+  gssize n;
+  int fd;
+
+  /* What an earlier run left: the first 4096 bytes, of an older ETag. */
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0700), ==, 0);
+  fd = open (part, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, g_bytes_get_data (want, NULL), 4096, 0), ==, 4096);
+  g_assert_cmpint (ftruncate (fd, VIDEO_BYTES), ==, 0);
+  close (fd);
+  g_file_set_contents (map, map_text, -1, &error);
+  g_assert_no_error (error);
+
+  start_test ();
+  config_for_tests (&config);
+  config.done = on_done;
+  config.user_data = &dc;
+  cache = new_cache_with (dir, &config);
+  check_read (cache, task, want, 0, 4096);
+  g_assert_cmpint (sim_requests (sim, "content"), ==, 0);
+
+  /* Root ignores permission bits, not a regular file in a path. */
+  g_assert_cmpint (g_rename (sub, moved), ==, 0);
+  g_file_set_contents (sub, "", 0, &error);
+  g_assert_no_error (error);
+
+  n = vf_cache_read (cache, task, VF_VARIANT_VIDEO, VIDEO_BYTES, buf, sizeof buf, MIB, NULL,
+                     &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+  g_mutex_lock (&dc.lock);
+  while (dc.failed == 0)
+    g_assert_true (g_cond_wait_until (&dc.cond, &dc.lock, deadline));
+  g_mutex_unlock (&dc.lock);
+  g_assert_cmpint (dc.failed, ==, 1);
+  g_assert_cmpint (dc.done, ==, 0);
+  g_assert_cmpint (sim_requests (sim, "content"), ==, 1);
+
+  /* Not even the bytes it had: they were of the old content. */
+  n = vf_cache_read (cache, task, VF_VARIANT_VIDEO, VIDEO_BYTES, buf, sizeof buf, 0, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+  g_assert_cmpint (sim_requests (sim, "content"), ==, 1);
+
+  g_assert_cmpint (g_unlink (sub), ==, 0);
+  g_assert_cmpint (g_rename (moved, sub), ==, 0);
+  read_all (cache, task, want, 4 * MIB);
+  check_disk (cache, dir, task, want);
+  g_assert_true (vf_cache_is_whole (cache, task->id, VF_VARIANT_VIDEO, VIDEO_BYTES));
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (map, G_FILE_TEST_EXISTS));
+  vf_cache_free (cache);
+  remove_tree (dir);
+}
+
 static void
 test_eviction (void)
 {
@@ -917,6 +997,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cache/cancel", test_cancel);
   g_test_add_func ("/cache/drop", test_drop);
   g_test_add_func ("/cache/prefetch", test_prefetch);
+  g_test_add_func ("/cache/reset-without-file", test_reset_without_file);
   g_test_add_func ("/cache/eviction", test_eviction);
   g_test_add_func ("/cache/no-space", test_no_space);
   g_test_add_func ("/cache/property", test_property);
