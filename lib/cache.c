@@ -4,8 +4,11 @@
  * files; cache-private.h maps them and states the locks. */
 #include "cache-private.h"
 #include "cache-testing.h"
+#include "vf-fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -182,6 +185,27 @@ vf_cache_is_whole (VfCache *cache, const char *id, VfVariant variant, gint64 tot
     whole = g_atomic_int_get (&e->whole);
   g_mutex_unlock (&cache->lock);
   return whole;
+}
+
+int
+vf_cache_open_whole (VfCache *cache, const char *id, VfVariant variant, gint64 total)
+{
+  /* The layout: a file under its plain name is whole. */
+  g_autofree char *path = g_build_filename (cache->dir, id, vf_variant_name (variant), NULL);
+  struct stat st;
+  int fd;
+
+  if (total < 0)
+    return -1;
+  fd = vf_open_noeintr (path, O_RDONLY, 0);
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size != total)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
 }
 
 guint64

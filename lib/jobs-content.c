@@ -10,10 +10,9 @@
 #include "jobs-private.h"
 #include "vf-error.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "vf-fdio.h"
+
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static gboolean
@@ -320,28 +319,17 @@ vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, 
 {
   int fd = -1;
   gssize n = vf_jobs_read_fd (jobs, key, by_id, variant, len, offset, &fd, cancellable, error);
-  gssize got = 0;
+  int errsv;
 
   if (n <= 0)
     return n;
-  while (got < n)
-    {
-      gssize r = pread (fd, (char *)buf + got, n - got, offset + got);
-
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        {
-          int errsv = r < 0 ? errno : EIO;
-
-          close (fd);
-          vf_set_error (error, VF_ERROR_FAILED, "cannot read the cached bytes: %s",
-                        g_strerror (errsv));
-          return -1;
-        }
-      got += r;
-    }
+  errsv = vf_pread_all (fd, buf, n, offset);
   close (fd);
+  if (errsv)
+    {
+      vf_set_error (error, VF_ERROR_FAILED, "cannot read the cached bytes: %s", g_strerror (errsv));
+      return -1;
+    }
   return n;
 }
 
@@ -362,10 +350,7 @@ int
 vf_jobs_content_open_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant)
 {
   g_autofree char *id = NULL;
-  g_autofree char *path = NULL;
-  struct stat st;
   gint64 total;
-  int fd;
 
   g_return_val_if_fail (jobs != NULL && key != NULL, -1);
   g_return_val_if_fail (variant < VF_N_VARIANTS, -1);
@@ -373,17 +358,5 @@ vf_jobs_content_open_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVarian
   id = content_id (jobs, key, by_id, variant, &total);
   if (!id)
     return -1;
-  /* The cache's layout: a file under its plain name is whole. */
-  path = g_build_filename (jobs->cache_dir, id, vf_variant_name (variant), NULL);
-  do
-    fd = open (path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0)
-    return -1;
-  if (fstat (fd, &st) < 0 || st.st_size != total)
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
+  return vf_cache_open_whole (jobs->cache, id, variant, total);
 }

@@ -1,6 +1,7 @@
 /* jobs.c: the job table's life (open, start, close) and the snapshots the
  * FUSE side reads.  jobs-private.h maps the other files of the table. */
 #include "jobs-private.h"
+#include "vf-fdio.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -50,11 +51,7 @@ make_dirs (VfJobs *jobs, GError **error)
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
     if (g_mkdir_with_parents (dirs[i], 0700) < 0)
       {
-        int errsv = errno;
-
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "Cannot create %s: %s",
-                     dirs[i], g_strerror (errsv));
-        return FALSE;
+        return vf_set_io_error (error, errno, "Cannot create", dirs[i]);
       }
   return TRUE;
 }

@@ -90,6 +90,10 @@ gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gin
 /* Whether all `total` bytes of (id, variant) are cached. */
 gboolean vf_cache_is_whole (VfCache *cache, const char *id, VfVariant variant, gint64 total);
 /* Bytes of (id, variant) present in the cache (0 when unknown). */
+/* An O_RDONLY fd of the whole file of (id, variant), of size `total`, for
+ * reading with no copy through the cache; -1 when it is not whole (yet).
+ * The caller closes it.  Takes no lock and never waits on the network. */
+int vf_cache_open_whole (VfCache *cache, const char *id, VfVariant variant, gint64 total);
 guint64 vf_cache_cached_bytes (VfCache *cache, const char *id, VfVariant variant);
 
 /* Starts fetching all of (task, variant) in the background unless it is
