@@ -313,7 +313,7 @@ struct sim_request
   const char *url;
   gboolean is_head;
   char request_id[40];
-  enum sim_call call;
+  enum sim_call call; /* its route's */
   const struct sim_route *route;
   char *id;         /* the id in the path, if any */
   GByteArray *body; /* raw body (not for form posts) */
@@ -325,11 +325,13 @@ struct sim_request
   /* a sendfile answer, counted in content_bytes when it ends */
   guint64 fd_body_len;
   guint64 acked_at_start;
-  gboolean fd_counted;
 };
 
 struct MHD_Daemon *sim_server_start (guint16 port, GError **error);
 void sim_server_stop (struct MHD_Daemon *daemon);
+
+/* --- request.c: what handlers read of a request --- */
+
 const char *sim_request_arg (struct sim_request *req, const char *key);
 /* The request body parsed as JSON (form posts: NULL). */
 json_t *sim_request_json (struct sim_request *req, json_error_t *error);
