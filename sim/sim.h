@@ -39,7 +39,7 @@ struct sim_config
   gint stopping;    /* atomic: set when the server shuts down */
 };
 
-extern struct sim_config sim;
+extern struct sim_config sim; /* config.c */
 
 #define SIM_ERROR (g_quark_from_static_string ("videofs-sim"))
 
