@@ -19,7 +19,6 @@ pages of the previous run are written out (sync) before each timed run.
 """
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -29,10 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "mount"))
+import util  # noqa: E402  (the mounted tests' helpers: Sim, Mount, wait_for)
+from util import wait_for  # noqa: E402
+
 TOKEN = "bench-token"
 MIB = 1 << 20
 RCLONE = shutil.which("rclone")
@@ -48,31 +49,13 @@ def note(text):
         print("    " + text, flush=True)
 
 
-def build_dir():
-    return os.path.abspath(os.environ.get("VIDEOFS_BUILD") or os.path.join(TOP, "build"))
-
-
-def program(name):
-    sub = {"videofs": "fs", "videofs-sim": "sim"}[name]
-    path = os.path.join(build_dir(), sub, name)
-    if not os.access(path, os.X_OK):
-        raise Skip(f"{path} is not built (ninja -C {build_dir()})")
-    return path
-
-
 class Skip(Exception):
     """A measure that cannot run here (a missing program)."""
 
 
-def wait_for(predicate, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+def need_built(path):
+    if not os.access(path, os.X_OK):
+        raise Skip(f"{path} is not built (ninja -C {util.BUILD})")
 
 
 def stop_process(proc, timeout=10):
@@ -86,6 +69,8 @@ def stop_process(proc, timeout=10):
 
 
 def unmount(mnt):
+    """The polite way down (the daemon finishes its work), lazily if that
+    did not do."""
     if os.path.ismount(mnt):
         subprocess.call(["fusermount3", "-u", "-q", mnt], stderr=subprocess.DEVNULL)
     if os.path.ismount(mnt):
@@ -129,39 +114,17 @@ def sync():
     os.sync()
 
 
-class Sim:
-    """A videofs-sim of its own on a free port."""
+class Sim(util.Sim):
+    """A videofs-sim of its own, its files in the bench directory, with the
+    figures the measures read."""
+
+    timeout = 120  # the first request for a big video writes its file
 
     def __init__(self, video_bytes, tmp):
-        self.log = open(os.path.join(tmp, "sim.err"), "w")
-        self.proc = subprocess.Popen(
-            [program("videofs-sim"), "--port", "0", "--queue", "0", "--duration", "0.2",
-             "--video-bytes", str(video_bytes)],
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True,
-            env=dict(os.environ, TMPDIR=tmp))
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise RuntimeError(f"videofs-sim did not start: {line!r}")
-        self.url = line
-        self.base = line[: -len("/v1")]
+        need_built(util.SIM)
+        super().__init__("--queue", "0", "--duration", "0.2", "--video-bytes", str(video_bytes),
+                         env=dict(os.environ, TMPDIR=tmp))
         self.video_bytes = video_bytes
-
-    def call(self, method, path, body=None, headers=None):
-        req = urllib.request.Request(self.base + path, data=body, method=method)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def stats(self):
-        status, body = self.call("GET", "/_sim/stats")
-        if status != 200:
-            raise RuntimeError(f"/_sim/stats answered {status}")
-        return json.loads(body)
 
     def content_bytes(self):
         return self.stats()["content_bytes"]
@@ -192,62 +155,28 @@ class Sim:
         if status not in (200, 206):
             raise RuntimeError(f"/_sim/truth/{job_id} answered {status}")
 
-    def create(self, prompt):
-        status, body = self.call("POST", "/v1/videos", json.dumps({"prompt": prompt}).encode(),
-                                 {"Content-Type": "application/json",
-                                  "Authorization": "Bearer " + TOKEN})
-        if status != 200:
-            raise RuntimeError(f"create answered {status}: {body[:200]!r}")
-        job_id = json.loads(body)["id"]
-        self.call("POST", f"/_sim/jobs/{job_id}/complete")
-        return job_id
 
-    def stop(self):
-        stop_process(self.proc)
-        self.proc.stdout.close()
-        self.log.close()
+class Mount(util.Mount):
+    """videofs -f on a mount point of its own, warnings not fatal (they are
+    reported), taken down politely; remount() starts it again on the same
+    state and cache dirs."""
 
-
-class Mount:
-    """videofs -f on a mount point of its own; state and cache dirs may be
-    given to remount on the same ones."""
+    err_mode = "a"
 
     def __init__(self, sim, tmp, name="vf", options="poll=0.2,prefetch=no"):
+        need_built(util.VIDEOFS)
         self.sim = sim
         self.dir = os.path.join(tmp, name)
-        self.mnt = os.path.join(self.dir, "mnt")
-        self.state = os.path.join(self.dir, "state")
-        self.cache = os.path.join(self.dir, "cache")
-        os.makedirs(self.mnt, exist_ok=True)
-        self.options = options
-        self.errpath = os.path.join(self.dir, "videofs.err")
-        self.proc = None
         self.serial = 0
-        self.start()
+        super().__init__(self.dir, sim.url, options, token=TOKEN,
+                         env={"G_DEBUG": os.environ.get("G_DEBUG", "")})
 
     def start(self):
-        env = {k: v for k, v in os.environ.items() if k not in ("VIDEOFS_TOKEN", "OPENAI_API_KEY")}
-        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "xdg-state"),
-                         ("XDG_CACHE_HOME", "xdg-cache")):
-            env[var] = os.path.join(self.dir, sub)
-        env["VIDEOFS_TOKEN"] = TOKEN
-        opts = f"endpoint={self.sim.url},state_dir={self.state},cache_dir={self.cache}"
-        if self.options:
-            opts += "," + self.options
-        self.err = open(self.errpath, "a")
-        self.proc = subprocess.Popen([program("videofs"), "-f", "-o", opts, self.mnt], env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.err)
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(self.mnt):
-            if self.proc.poll() is not None:
-                self.err.close()
-                raise RuntimeError(f"videofs exited with {self.proc.returncode} before mounting: "
-                                   + self.stderr().strip()[-300:])
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("videofs did not mount within 30 s")
-            time.sleep(0.05)
+        try:
+            super().start()
+        except (RuntimeError, TimeoutError) as e:
+            self.err.close()
+            raise RuntimeError(f"{e}: {self.daemon_said().strip()[-300:]}") from None
 
     def stop(self):
         if self.proc is None:
@@ -264,12 +193,9 @@ class Mount:
         self.stop()
         self.start()
 
-    def stderr(self):
+    def daemon_said(self):
         with open(self.errpath, errors="replace") as f:
             return f.read()
-
-    def path(self, *parts):
-        return os.path.join(self.mnt, *parts)
 
     def vm(self, key):
         """A figure from /proc/PID/status, in bytes."""
@@ -284,15 +210,12 @@ class Mount:
         (path of video.mp4, task id)."""
         self.serial += 1
         name = f"{label}{self.serial}"
-        with open(self.path("jobs", name + ".txt"), "w") as f:
-            f.write(f"benchmark clip {name}\n")
-        status_path = self.path("jobs", name, "status")
+        util.write(self.path("jobs", name + ".txt"), f"benchmark clip {name}\n")
         video = self.path("jobs", name, "video.mp4")
 
         def done():
             try:
-                with open(status_path) as f:
-                    status = f.read()
+                status = util.status_of(self, name)
             except FileNotFoundError:
                 return False
             if status.startswith(("failed", "rejected", "unknown")):
@@ -304,10 +227,8 @@ class Mount:
             except FileNotFoundError:
                 return False
 
-        wait_for(done, 60, f"job {name} to complete with its video.mp4")
-        with open(self.path("jobs", name, "id")) as f:
-            job_id = f.read().strip()
-        return video, job_id
+        wait_for(done, timeout=60, what=f"job {name} to complete with its video.mp4")
+        return video, util.read(self.path("jobs", name, "id")).strip()
 
     def forget(self, video):
         """Drops a job and its cached bytes (rm -r jobs/NAME), to keep the
@@ -317,7 +238,7 @@ class Mount:
         subprocess.call(["rm", "-f", job_dir + ".txt"], stderr=subprocess.DEVNULL)
 
     def complaints(self):
-        lines = [l for l in self.stderr().splitlines()
+        lines = [l for l in self.daemon_said().splitlines()
                  if re.search(r"WARNING|CRITICAL|\bERROR\b|error", l)]
         return lines
 
@@ -338,12 +259,12 @@ class Rclone:
              "--config", os.path.join(self.dir, "rclone.conf")],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         try:
-            wait_for(lambda: os.path.ismount(self.mnt) or self.proc.poll() is not None, 30,
-                     "rclone to mount")
+            wait_for(lambda: os.path.ismount(self.mnt) or self.proc.poll() is not None,
+                     timeout=30, what="rclone to mount")
             if self.proc.poll() is not None:
                 raise RuntimeError(f"rclone mount exited with {self.proc.returncode}")
-            wait_for(lambda: set(names) <= set(os.listdir(self.mnt)), 30,
-                     "rclone to list the videos")
+            wait_for(lambda: set(names) <= set(os.listdir(self.mnt)), timeout=30,
+                     what="rclone to list the videos")
         except Exception:
             self.stop()
             raise
@@ -692,7 +613,7 @@ def describe(args):
                          capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "lib", "fs"], capture_output=True, text=True).stdout.strip()
     print(f"videofs bench: video {mib(args.video_bytes)}, best of {args.runs} runs, "
-          f"build {build_dir()}")
+          f"build {util.BUILD}")
     print(f"  tree {rev}{' + uncommitted changes in lib/ or fs/' if dirty else ''}; kernel {platform.release()}; "
           f"{os.cpu_count()} cpus; {version([CURL or 'curl', '--version'])}; "
           f"{version([RCLONE or 'rclone', 'version'])}")

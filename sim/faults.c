@@ -1,6 +1,8 @@
 /* faults.c: the fault table.  A fault is switched on by a SPEC,
  * NAME[:key=value[,key=value...]], from --fault or POST /_sim/faults; it
- * fires on the requests it applies to until its count is spent. */
+ * fires on the requests it applies to until its count is spent.  Also the
+ * waits of the faults that hold an answer (hang_create, drop_create, and
+ * the pacing of slow), which end early when the server stops. */
 #include "sim.h"
 
 #define CALL_BIT(c) (1u << (c))
@@ -353,4 +355,47 @@ sim_faults_take (enum sim_fault_kind kind, enum sim_call call, struct sim_fault_
       return TRUE;
     }
   return FALSE;
+}
+
+/* --- faults that hold an answer --- */
+
+gboolean
+sim_sleep_ms (gint64 ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * 1000;
+
+  while (!g_atomic_int_get (&sim.stopping))
+    {
+      gint64 left = until - g_get_monotonic_time ();
+      if (left <= 0)
+        return TRUE;
+      g_usleep (MIN (left, 20000));
+    }
+  return FALSE;
+}
+
+gboolean
+sim_create_faults (struct sim_request *req)
+{
+  struct sim_fault_hit hit;
+
+  if (sim_faults_take (SIM_FAULT_DROP_CREATE, req->call, &hit))
+    return FALSE;
+  if (sim_faults_take (SIM_FAULT_HANG_CREATE, req->call, &hit))
+    {
+      guint cleared = sim_faults_generation ();
+      gint64 t0 = g_get_monotonic_time ();
+
+      while (!g_atomic_int_get (&sim.stopping))
+        {
+          if (hit.seconds_ms >= 0 && g_get_monotonic_time () - t0 >= hit.seconds_ms * 1000)
+            break;
+          if (sim_faults_generation () != cleared)
+            break;
+          g_usleep (20000);
+        }
+      if (g_atomic_int_get (&sim.stopping))
+        return FALSE;
+    }
+  return TRUE;
 }

@@ -1,8 +1,36 @@
-/* files.c: /files/, where Ark's pre-signed video_url points, and an HTML
- * index of every finished video for HTTP-directory clients (rclone's http
- * backend).  No bearer is needed here: a ?sig= that is present must match,
- * and one that is absent is allowed. */
+/* files.c: /files/, where Ark's pre-signed video_url points, the
+ * signature of those URLs, and an HTML index of every finished video for
+ * HTTP-directory clients (rclone's http backend).  No bearer is needed
+ * here: a ?sig= that is present must match, and one that is absent is
+ * allowed. */
 #include "sim.h"
+
+static char *
+sig_for (const char *id)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  g_checksum_update (sum, (const guchar *)sim.sig_key, (gssize)strlen (sim.sig_key));
+  g_checksum_update (sum, (const guchar *)id, (gssize)strlen (id));
+  return g_strndup (g_checksum_get_string (sum), 32);
+}
+
+char *
+sim_presigned_url (const char *id, gsize id_len, const char *ext)
+{
+  g_autofree char *escaped = g_uri_escape_string (id, NULL, FALSE);
+  g_autofree char *sig = sig_for (id);
+
+  return g_strdup_printf ("http://127.0.0.1:%u/files/%s.%s?sig=%s", sim.port, escaped, ext, sig);
+}
+
+gboolean
+sim_sig_ok (const char *id, const char *sig)
+{
+  g_autofree char *want = sig_for (id);
+
+  return g_str_equal (want, sig);
+}
 
 enum MHD_Result
 sim_files_index (struct sim_request *req)

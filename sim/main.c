@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct sim_config sim;
-
 static gboolean
 parse_seconds (const char *option, const char *value, gint64 *us, GError **error)
 {

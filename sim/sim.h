@@ -1,9 +1,19 @@
 /* sim.h: what crosses files inside videofs-sim.
  *
- * One global configuration (`sim`), set up by main.c before the server
- * starts and read-only afterwards (except `stopping`).  Functions returning
- * json_t* or char* give the caller a new reference it must release; views
- * of jobs are copies the caller frees with sim_job_view_free().
+ * Ownership: functions returning json_t* or char* give the caller a new
+ * reference it must release; the sim_reply_*() functions consume the JSON
+ * body they are given; views of jobs are copies the caller frees with
+ * sim_job_view_free().  A struct sim_request belongs to the thread of its
+ * connection (libmicrohttpd runs one per connection) from the request's
+ * first callback until it completes (server.c frees it then); handlers
+ * never keep it.  The route table is static and read-only.
+ *
+ * Locking: one global configuration (`sim`) is set up by main.c before the
+ * server starts and only read afterwards, except `stopping` (atomic).
+ * stats.c, faults.c, jobs.c and content.c each guard their own state with
+ * one private mutex that is taken only inside their functions and never
+ * held across a call into another file, so no two locks are ever held
+ * together and there is no lock order to keep.
  */
 #pragma once
 
@@ -29,9 +39,12 @@ struct sim_config
   gint stopping;    /* atomic: set when the server shuts down */
 };
 
-extern struct sim_config sim;
+extern struct sim_config sim; /* config.c */
 
 #define SIM_ERROR (g_quark_from_static_string ("videofs-sim"))
+
+/* One HTTP request; see server.c. */
+struct sim_request;
 
 /* --- stats.c: request counters --- */
 
@@ -116,6 +129,12 @@ json_t *sim_faults_to_json (void);
 /* Finds the first live fault of `kind` that applies to `call`, spends one of
  * its count and copies its parameters to *hit. */
 gboolean sim_faults_take (enum sim_fault_kind kind, enum sim_call call, struct sim_fault_hit *hit);
+/* Held answers: create calls run the hang_create / drop_create faults
+ * through this after the job was recorded.  Returns FALSE when the
+ * connection must be dropped with no answer. */
+gboolean sim_create_faults (struct sim_request *req);
+/* Waits `ms` milliseconds, or less when the server stops; FALSE if it stopped. */
+gboolean sim_sleep_ms (gint64 ms);
 
 /* --- jobs.c: the job store and its clock --- */
 
@@ -236,7 +255,6 @@ struct sim_content_faults
   gint64 short_by;   /* -1: none */
 };
 
-struct sim_request;
 /* Answers with the bytes of (id, variant): Range, If-Range, ETag,
  * sendfile; `faults` may be NULL. `last_modified_ms` > 0 adds Last-Modified. */
 enum MHD_Result sim_content_reply (struct sim_request *req, const char *id,
@@ -254,6 +272,38 @@ extern const gsize sim_builtin_webp_len;
 extern const guint8 sim_builtin_jpeg[];
 extern const gsize sim_builtin_jpeg_len;
 
+/* --- routes.c: the route table and the steps before a handler --- */
+
+typedef enum MHD_Result (*sim_handler) (struct sim_request *req);
+
+/* Which API a route belongs to: whose bearer is checked and whose error
+ * shapes it answers in. */
+enum sim_route_api
+{
+  SIM_ROUTE_OPENAI,
+  SIM_ROUTE_ARK,
+  SIM_ROUTE_PLAIN,   /* /files and unknown paths: no bearer, OpenAI's error shape */
+  SIM_ROUTE_CONTROL, /* /_sim/: no bearer, no forms, no body limit, no faults */
+};
+
+struct sim_route
+{
+  const char *method; /* NULL: any; "GET" matches HEAD too */
+  /* An exact path, or one ending in "/?" (with or without that slash) or
+   * "*" (any rest), or holding "{id}" (one or more bytes, slashes too). */
+  const char *path;
+  sim_handler handler;
+  enum sim_route_api api;
+  enum sim_call call; /* what the request is counted as in the stats */
+};
+
+/* The first route matching `method` and `url` (there always is one); the
+ * {id} it holds, if any, goes to *id (the caller frees it). */
+const struct sim_route *sim_route_find (const char *method, const char *url, char **id);
+/* Answers a request whose body is all in: bearer, body limit, the 429 and
+ * 5xx faults, then the route's handler. */
+enum MHD_Result sim_route_answer (struct sim_request *req);
+
 /* --- server.c: the HTTP side --- */
 
 struct sim_request
@@ -263,8 +313,8 @@ struct sim_request
   const char *url;
   gboolean is_head;
   char request_id[40];
-  enum sim_call call;
-  int route;
+  enum sim_call call; /* its route's */
+  const struct sim_route *route;
   char *id;         /* the id in the path, if any */
   GByteArray *body; /* raw body (not for form posts) */
   gboolean body_too_large;
@@ -275,11 +325,20 @@ struct sim_request
   /* a sendfile answer, counted in content_bytes when it ends */
   guint64 fd_body_len;
   guint64 acked_at_start;
-  gboolean fd_counted;
 };
 
 struct MHD_Daemon *sim_server_start (guint16 port, GError **error);
 void sim_server_stop (struct MHD_Daemon *daemon);
+
+/* --- request.c: what handlers read of a request --- */
+
+const char *sim_request_arg (struct sim_request *req, const char *key);
+/* The request body parsed as JSON (form posts: NULL). */
+json_t *sim_request_json (struct sim_request *req, json_error_t *error);
+/* The bytes the peer of `conn` has acknowledged so far (TCP_INFO). */
+guint64 sim_bytes_acked (struct MHD_Connection *conn);
+
+/* --- reply.c: JSON answers and error bodies --- */
 
 /* Queue an answer; each adds x-request-id.  `body` is consumed. */
 enum MHD_Result sim_reply_json (struct sim_request *req, unsigned int status, json_t *body);
@@ -298,17 +357,20 @@ enum MHD_Result sim_reply_openai_error (struct sim_request *req, unsigned int st
 enum MHD_Result sim_reply_ark_error (struct sim_request *req, unsigned int status, const char *code,
                                      const char *type, const char *param, const char *format, ...)
     G_GNUC_PRINTF (6, 7);
-const char *sim_request_arg (struct sim_request *req, const char *key);
-/* The request body parsed as JSON (form posts: NULL). */
-json_t *sim_request_json (struct sim_request *req, json_error_t *error);
-/* Waits `ms` milliseconds, or less when the server stops; FALSE if it stopped. */
-gboolean sim_sleep_ms (gint64 ms);
+/* The answers the route table and its steps give, in the shape of the
+ * request's route: 404, 405, 401 and 413. */
+enum MHD_Result sim_reply_not_found (struct sim_request *req);
+enum MHD_Result sim_reply_bad_method (struct sim_request *req);
+enum MHD_Result sim_reply_unauthorized (struct sim_request *req);
+enum MHD_Result sim_reply_too_large (struct sim_request *req);
+/* The answer of a 429 (rate_limit) or 5xx fault that fired as `hit`, with
+ * x-should-retry when `should_retry` (may be NULL) fired too. */
+enum MHD_Result sim_reply_fault (struct sim_request *req, gboolean rate_limit,
+                                 const struct sim_fault_hit *hit,
+                                 const struct sim_fault_hit *should_retry);
 /* Pads a JSON object with a "_padding" string so it dumps to `bytes`. */
 char *sim_dump_padded (json_t *object, guint64 bytes, gsize *len);
 char *sim_dump (json_t *value, gsize *len);
-/* http://127.0.0.1:PORT/files/ID.EXT?sig=HEX */
-char *sim_presigned_url (const char *id, gsize id_len, const char *ext);
-gboolean sim_sig_ok (const char *id, const char *sig);
 
 /* openai.c */
 enum MHD_Result sim_openai_create (struct sim_request *req);
@@ -329,11 +391,16 @@ json_t *sim_ark_task_json (const struct sim_job_view *view, const char *state_wo
 /* files.c: pre-signed downloads and the HTML index */
 enum MHD_Result sim_files_index (struct sim_request *req);
 enum MHD_Result sim_files_get (struct sim_request *req);
+/* http://127.0.0.1:PORT/files/ID.EXT?sig=HEX */
+char *sim_presigned_url (const char *id, gsize id_len, const char *ext);
+gboolean sim_sig_ok (const char *id, const char *sig);
 
-/* control.c: /_sim/ */
-enum MHD_Result sim_control (struct sim_request *req);
-
-/* Held answers: create calls run the hang_create / drop_create faults
- * through this after the job was recorded.  Returns FALSE when the
- * connection must be dropped with no answer. */
-gboolean sim_create_faults (struct sim_request *req);
+/* control.c: the /_sim/ endpoints */
+enum MHD_Result sim_control_stats (struct sim_request *req);
+enum MHD_Result sim_control_stats_reset (struct sim_request *req);
+enum MHD_Result sim_control_faults_list (struct sim_request *req);
+enum MHD_Result sim_control_faults_add (struct sim_request *req);
+enum MHD_Result sim_control_faults_clear (struct sim_request *req);
+enum MHD_Result sim_control_truth (struct sim_request *req);
+enum MHD_Result sim_control_complete (struct sim_request *req);
+enum MHD_Result sim_control_expire (struct sim_request *req);

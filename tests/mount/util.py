@@ -105,13 +105,15 @@ def umount(proc, mnt):
 class Sim:
     """A videofs-sim on a free port, with its control endpoints."""
 
-    def __init__(self, *args, token=None):
+    timeout = 10  # seconds for each call()
+
+    def __init__(self, *args, token=None, env=None):
         self.args = ["--port", "0", *args]
         if token:
             self.args += ["--token", token]
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([SIM, *self.args], stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
+                                     stderr=self.log, text=True, env=env)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http://"):
             self.stop()
@@ -127,7 +129,7 @@ class Sim:
         if token:
             req.add_header("Authorization", "Bearer " + token)
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -189,6 +191,8 @@ class Sim:
 class Mount:
     """videofs -f on a fresh mount point, with its own state and cache dirs."""
 
+    err_mode = "w"  # "a": a restart keeps what the daemon said before
+
     def __init__(self, tmp, url, options="", token="test-token", env=None, start=True,
                  state_dir=None):
         self.tmp = str(tmp)
@@ -215,7 +219,7 @@ class Mount:
                         "--errors-for-leak-kinds=definite",
                         "--suppressions=" + os.path.join(TOP, "tests", "valgrind.supp"),
                         *self.cmd]
-        self.err = open(self.errpath, "w")
+        self.err = open(self.errpath, self.err_mode)
         self.proc = subprocess.Popen(self.cmd, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.err)
         try:
