@@ -49,9 +49,11 @@ sim_ark_task_json (const struct sim_job_view *view, const char *word)
   json_object_set_new (o, "model", json_string (view->model ? view->model : ""));
   json_object_set_new (o, "status", json_string (word ? word : state_word (view->state)));
   if (view->state == SIM_STATE_FAILED)
-    json_object_set_new (o, "error",
-                         json_pack ("{s:s, s:s}", "code", "moderation_blocked", "message",
-                                    "The generated video was blocked by content moderation."));
+    json_object_set_new (
+        o, "error",
+        json_pack ("{s:s, s:s}", "code", "moderation_blocked", "message",
+                   sim.fail_message ? sim.fail_message
+                                    : "The generated video was blocked by content moderation."));
   else
     json_object_set_new (o, "error", json_null ());
   if (view->state == SIM_STATE_COMPLETED)

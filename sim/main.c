@@ -74,6 +74,8 @@ main (int argc, char **argv)
       "Size of every video content (1048576)", "N" },
     { "fail-marker", 0, 0, G_OPTION_ARG_STRING, &sim.fail_marker,
       "A prompt containing STR fails with moderation_blocked (#fail)", "STR" },
+    { "fail-message", 0, 0, G_OPTION_ARG_STRING, &sim.fail_message,
+      "The message of a failed job's error (each API's own)", "STR" },
     { "reject-marker", 0, 0, G_OPTION_ARG_STRING, &sim.reject_marker,
       "A prompt containing STR is refused at create (#reject)", "STR" },
     { "style", 0, 0, G_OPTION_ARG_STRING, &style, "openai, or tokenhot (ms times, sora-2-N ids)",
@@ -174,6 +176,7 @@ main (int argc, char **argv)
   g_free (sim.tmpdir);
   g_free (sim.token);
   g_free (sim.fail_marker);
+  g_free (sim.fail_message);
   g_free (sim.reject_marker);
   return 0;
 

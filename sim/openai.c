@@ -51,7 +51,9 @@ sim_openai_video_json (const struct sim_job_view *view, const char *word)
   if (view->state == SIM_STATE_FAILED)
     json_object_set_new (o, "error",
                          json_pack ("{s:s, s:s}", "code", "moderation_blocked", "message",
-                                    "The video was blocked by our moderation system."));
+                                    sim.fail_message
+                                        ? sim.fail_message
+                                        : "The video was blocked by our moderation system."));
   else
     json_object_set_new (o, "error", json_null ());
   json_object_set_new (o, "expires_at", time_json (view->expires_ms));

@@ -32,6 +32,7 @@ struct sim_config
   gint64 queue_us;
   guint64 video_bytes;
   char *fail_marker;
+  char *fail_message; /* NULL: each API's own */
   char *reject_marker;
   gboolean tokenhot;
   char *tmpdir;

@@ -113,3 +113,21 @@ def test_videos_lists_the_account(mount, sim):
     with pytest.raises(OSError) as e:
         os.rmdir(d)
     assert e.value.errno == errno.EACCES
+
+
+@pytest.mark.sim("--fail-message", "blocked\nfailed  completed  100%\x01 forged")
+def test_failure_text_is_one_line_in_jobs_and_videos(mount, sim):
+    """A failed job's API message may hold anything: jobs/NAME/error and
+    videos/ID/error show it the same way, as one line."""
+    write(mount.path("jobs", "bad.txt"), "a job that fails #fail\n")
+    wait_state(mount, "bad", "failed")
+    job_id = read(mount.path("jobs", "bad", "id")).strip()
+    made = sim.create("made elsewhere #fail")
+    wait_for(lambda: made["id"] in os.listdir(mount.path("videos")), what="videos/ listing")
+    elsewhere = mount.path("videos", made["id"])
+    wait_for(lambda: read(os.path.join(elsewhere, "status")).startswith("failed"), what="failed")
+    want = "moderation_blocked: blocked failed  completed  100%  forged\n"
+    assert read(mount.path("jobs", "bad", "error")) == want
+    assert read(mount.path("videos", job_id, "error")) == want
+    assert read(os.path.join(elsewhere, "error")) == want
+    assert read(os.path.join(elsewhere, "status")) == "failed " + want
