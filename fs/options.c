@@ -180,7 +180,7 @@ vf_options_usage (const char *progname)
           "    -o token_file=PATH     file holding the token (else $VIDEOFS_TOKEN,\n"
           "                           else $OPENAI_API_KEY); must be mode 600\n"
           "    -o model=M             default model (" VF_PROMPT_DEFAULT_MODEL ")\n"
-          "    -o seconds=S           default length (" VF_PROMPT_DEFAULT_SECONDS ")\n"
+          "    -o seconds=S           default length, 1 to 60 (" VF_PROMPT_DEFAULT_SECONDS ")\n"
           "    -o size=WxH            default size (" VF_PROMPT_DEFAULT_SIZE ")\n"
           "    -o poll=SECONDS        refresh unfinished jobs this often (5)\n"
           "    -o state_dir=DIR       jobs and the journal ($XDG_STATE_HOME/videofs/ENDPOINT)\n"
@@ -256,24 +256,6 @@ parse_size (const char *value, guint64 *out, GError **error)
 bad:
   vf_set_error (error, VF_ERROR_INVALID, "cache_max=%s: want a size such as 500M or 2G", value);
   return FALSE;
-}
-
-static gboolean
-all_digits (const char *s)
-{
-  if (!*s)
-    return FALSE;
-  for (; *s; s++)
-    if (!g_ascii_isdigit (*s))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-valid_size (const char *s)
-{
-  g_auto (GStrv) wh = g_strsplit (s, "x", -1);
-  return g_strv_length (wh) == 2 && all_digits (wh[0]) && all_digits (wh[1]);
 }
 
 /* One directory per endpoint: "https://api.openai.com/v1" -> "api.openai.com_v1". */
@@ -388,6 +370,7 @@ vf_options_finish (VfOptions *opts, VfSettings *set, GError **error)
   if (!opts->ark_endpoint)
     opts->ark_endpoint = g_strdup (DEFAULT_ARK_ENDPOINT);
   strip_slashes (opts->ark_endpoint);
+  /* held to the rules of front matter now, not at every submission */
   vf_prompt_defaults_init (&set->defaults);
   if (opts->model)
     set->defaults.model = opts->model;
@@ -395,22 +378,8 @@ vf_options_finish (VfOptions *opts, VfSettings *set, GError **error)
     set->defaults.seconds = opts->seconds;
   if (opts->size)
     set->defaults.size = opts->size;
-  if (!*set->defaults.model)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "model=: want a model name");
-      return FALSE;
-    }
-  if (!all_digits (set->defaults.seconds))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "seconds=%s: want a whole number",
-                    set->defaults.seconds);
-      return FALSE;
-    }
-  if (!valid_size (set->defaults.size))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "size=%s: want WIDTHxHEIGHT", set->defaults.size);
-      return FALSE;
-    }
+  if (!vf_prompt_defaults_check (&set->defaults, error))
+    return FALSE;
 
   set->poll_s = 5;
   if (opts->poll)
