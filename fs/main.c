@@ -5,8 +5,9 @@
  * the state-dir lock), ask the API one cheap question to check the token,
  * then fuse_new, signal handlers, fuse_mount, and only then go to the
  * background and start the threads.  Every failure before that point is
- * one line "videofs: ..." on stderr and exit status 1.  Teardown is the
- * set-up backwards, one label per step, as in libfuse's helper.c.
+ * one line "videofs: ..." on stderr and exit status 1; after it, messages
+ * go where log.c sends them.  Teardown is the set-up backwards, one label
+ * per step, as in libfuse's helper.c.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +143,7 @@ main (int argc, char **argv)
       goto out8;
     }
 
+  vf_log_start (opts.foreground);
   vf_interrupt_start (se);
   vf_notify_ready (&fs);
   vf_jobs_start (fs.jobs);

@@ -1,7 +1,7 @@
 /* videofs.h: what the files of the FUSE driver share.
  *
  * main.c starts the mount and takes it down; options.c reads the command
- * line, the config file and the token; log.c holds the -d output;
+ * line, the config file and the token; log.c decides where messages go;
  * tree.c turns a path into a node and a node into attributes and text;
  * files.c keeps the prompt and scratch files of jobs/ in STATE_DIR/files/;
  * handle.c keeps open handles; read.c serves every read; ops.c is the
@@ -268,3 +268,6 @@ extern gboolean vf_debugging;
     }                                                                                              \
   while (0)
 void vf_debug_print (const char *format, ...) G_GNUC_PRINTF (1, 2);
+/* After fuse_daemonize(): in the background, GLib's and libfuse's messages
+ * go to syslog; with -f they stay on stderr. */
+void vf_log_start (gboolean foreground);
