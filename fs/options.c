@@ -22,20 +22,7 @@
 #define DEFAULT_ENDPOINT "https://api.openai.com/v1"
 #define DEFAULT_ARK_ENDPOINT "https://ark.cn-beijing.volces.com/api/v3"
 
-/* The keys of the table below that the config file may set too. */
 /* clang-format off */
-#define VF_KEY(k) { #k, offsetof (VfOptions, k) }
-static const struct
-{
-  const char *key;
-  size_t offset;
-} config_keys[] = {
-  VF_KEY (endpoint), VF_KEY (token_file), VF_KEY (model), VF_KEY (seconds), VF_KEY (size),
-  VF_KEY (poll), VF_KEY (state_dir), VF_KEY (cache_dir), VF_KEY (prefetch), VF_KEY (cache_max),
-  VF_KEY (ark_endpoint), VF_KEY (delete_remote),
-};
-#undef VF_KEY
-
 enum
 {
   KEY_HELP,
@@ -48,6 +35,7 @@ enum
 
 #define VF_OPT(t, p, v) { t, offsetof (VfOptions, p), v }
 
+/* Every "key=%s" option can be set in the config file too. */
 static const struct fuse_opt vf_opts[] = {
   VF_OPT ("endpoint=%s", endpoint, 0),
   VF_OPT ("token_file=%s", token_file, 0),
@@ -95,6 +83,18 @@ static const char *const fuse_passed[] = {
   "noauto_cache", "no_rofd_flush", "noforget", "remember=", NULL,
 };
 /* clang-format on */
+
+/* The field of string option `key`, or NULL when there is none. */
+static char **
+string_field (VfOptions *opts, const char *key)
+{
+  size_t n = strlen (key);
+
+  for (const struct fuse_opt *o = vf_opts; o->templ; o++)
+    if (strncmp (o->templ, key, n) == 0 && strcmp (o->templ + n, "=%s") == 0)
+      return (char **)((char *)opts + o->offset);
+  return NULL;
+}
 
 static gboolean
 passed_to_fuse (const char *arg)
@@ -301,16 +301,12 @@ load_config (VfOptions *opts, GError **error)
   keys = g_key_file_get_keys (kf, "videofs", NULL, NULL);
   for (guint i = 0; keys && keys[i]; i++)
     {
-      gsize k;
-      for (k = 0; k < G_N_ELEMENTS (config_keys); k++)
-        if (strcmp (keys[i], config_keys[k].key) == 0)
-          break;
-      if (k == G_N_ELEMENTS (config_keys))
+      char **field = string_field (opts, keys[i]);
+      if (!field)
         {
           vf_set_error (error, VF_ERROR_INVALID, "%s: unknown key '%s'", path, keys[i]);
           return FALSE;
         }
-      char **field = (char **)((char *)opts + config_keys[k].offset);
       if (*field)
         continue; /* the command line wins */
       *field = g_key_file_get_string (kf, "videofs", keys[i], NULL);
@@ -513,12 +509,13 @@ out:
 void
 vf_options_clear (VfOptions *opts, VfSettings *set)
 {
-  for (gsize k = 0; k < G_N_ELEMENTS (config_keys); k++)
-    {
-      char **field = (char **)((char *)opts + config_keys[k].offset);
-      /* fuse_opt_parse allocates with malloc, the config with g_malloc */
-      free (*field);
-    }
+  for (const struct fuse_opt *o = vf_opts; o->templ; o++)
+    if (g_str_has_suffix (o->templ, "=%s"))
+      {
+        char **field = (char **)((char *)opts + o->offset);
+        /* fuse_opt_parse allocates with malloc, the config with g_malloc */
+        free (*field);
+      }
   g_free (opts->args[0]);
   g_free (opts->args[1]);
   g_free (opts->bad);
