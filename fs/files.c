@@ -544,13 +544,6 @@ vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags)
   return res;
 }
 
-static char *
-prompt_file_for (const char *prompt_file, const char *job)
-{
-  const char *ext = strrchr (prompt_file, '.');
-  return g_strconcat (job, ext ? ext : ".txt", NULL);
-}
-
 int
 vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags)
 {
@@ -564,12 +557,10 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
     return -ENOENT;
   if (flags & RENAME_EXCHANGE)
     return -EINVAL;
-  {
-    /* the new name must be one a prompt file could give */
-    g_autofree char *probe = g_strconcat (to, ".txt", NULL);
-    if (!vf_prompt_name (probe, NULL))
-      return -EINVAL;
-  }
+  /* the new name must be one a prompt file could give */
+  new_prompt = vf_prompt_file_rename (job->prompt_file, to);
+  if (!vf_prompt_name (new_prompt, NULL))
+    return -EINVAL;
   {
     g_autoptr (VfJobInfo) other = vf_jobs_get (fs->jobs, to);
     if (other)
@@ -577,7 +568,6 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
   }
   if (job->prompt_file)
     {
-      new_prompt = prompt_file_for (job->prompt_file, to);
       if (fstatat (fs->files_fd, new_prompt, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return -EEXIST;
       move_prompt = fstatat (fs->files_fd, job->prompt_file, &st, AT_SYMLINK_NOFOLLOW) == 0;

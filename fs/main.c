@@ -1,573 +1,21 @@
-/* main.c: options, start-up and teardown of the videofs mount.
+/* main.c: start-up and teardown of the videofs mount.
  *
  * Start-up follows sshfs: parse the options (command line over the config
  * file), read the token, make the client, open the job table (which takes
  * the state-dir lock), ask the API one cheap question to check the token,
  * then fuse_new, signal handlers, fuse_mount, and only then go to the
  * background and start the threads.  Every failure before that point is
- * one line "videofs: ..." on stderr and exit status 1.
+ * one line "videofs: ..." on stderr and exit status 1; after it, messages
+ * go where log.c sends them.  Teardown is the set-up backwards, one label
+ * per step, as in libfuse's helper.c.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vf-error.h"
 #include "videofs.h"
-
-#define DEFAULT_ENDPOINT "https://api.openai.com/v1"
-#define DEFAULT_ARK_ENDPOINT "https://ark.cn-beijing.volces.com/api/v3"
-
-gboolean vf_debugging;
-
-struct vf_options
-{
-  char *endpoint;
-  char *token_file;
-  char *model;
-  char *seconds;
-  char *size;
-  char *poll;
-  char *state_dir;
-  char *cache_dir;
-  char *prefetch;
-  char *cache_max;
-  char *ark_endpoint;
-  char *delete_remote;
-  int foreground;
-  int singlethread;
-  int debug;
-  int show_help;
-  int show_version;
-  char *args[2]; /* [SOURCE] MOUNTPOINT */
-  int n_args;
-  char *bad; /* the first option we could not take */
-};
-
-/* The keys of the table below that the config file may set too. */
-/* clang-format off */
-#define VF_KEY(k) { #k, offsetof (struct vf_options, k) }
-static const struct
-{
-  const char *key;
-  size_t offset;
-} config_keys[] = {
-  VF_KEY (endpoint), VF_KEY (token_file), VF_KEY (model), VF_KEY (seconds), VF_KEY (size),
-  VF_KEY (poll), VF_KEY (state_dir), VF_KEY (cache_dir), VF_KEY (prefetch), VF_KEY (cache_max),
-  VF_KEY (ark_endpoint), VF_KEY (delete_remote),
-};
-#undef VF_KEY
-
-enum
-{
-  KEY_HELP,
-  KEY_VERSION,
-  KEY_FOREGROUND,
-  KEY_DEBUG,
-  KEY_SINGLE,
-  KEY_DROP,
-};
-
-#define VF_OPT(t, p, v) { t, offsetof (struct vf_options, p), v }
-
-static const struct fuse_opt vf_opts[] = {
-  VF_OPT ("endpoint=%s", endpoint, 0),
-  VF_OPT ("token_file=%s", token_file, 0),
-  VF_OPT ("model=%s", model, 0),
-  VF_OPT ("seconds=%s", seconds, 0),
-  VF_OPT ("size=%s", size, 0),
-  VF_OPT ("poll=%s", poll, 0),
-  VF_OPT ("state_dir=%s", state_dir, 0),
-  VF_OPT ("cache_dir=%s", cache_dir, 0),
-  VF_OPT ("prefetch=%s", prefetch, 0),
-  VF_OPT ("cache_max=%s", cache_max, 0),
-  VF_OPT ("ark_endpoint=%s", ark_endpoint, 0),
-  VF_OPT ("delete_remote=%s", delete_remote, 0),
-  FUSE_OPT_KEY ("-h", KEY_HELP),
-  FUSE_OPT_KEY ("--help", KEY_HELP),
-  FUSE_OPT_KEY ("-V", KEY_VERSION),
-  FUSE_OPT_KEY ("--version", KEY_VERSION),
-  FUSE_OPT_KEY ("-f", KEY_FOREGROUND),
-  FUSE_OPT_KEY ("-d", KEY_DEBUG),
-  FUSE_OPT_KEY ("debug", KEY_DEBUG),
-  FUSE_OPT_KEY ("-s", KEY_SINGLE),
-  /* what mount(8) and fstab lines add, meaningless here */
-  FUSE_OPT_KEY ("defaults", KEY_DROP),
-  FUSE_OPT_KEY ("auto", KEY_DROP),
-  FUSE_OPT_KEY ("noauto", KEY_DROP),
-  FUSE_OPT_KEY ("user", KEY_DROP),
-  FUSE_OPT_KEY ("users", KEY_DROP),
-  FUSE_OPT_KEY ("nouser", KEY_DROP),
-  FUSE_OPT_KEY ("nofail", KEY_DROP),
-  FUSE_OPT_KEY ("_netdev", KEY_DROP),
-  FUSE_OPT_KEY ("relatime", KEY_DROP),
-  FUSE_OPT_KEY ("norelatime", KEY_DROP),
-  FUSE_OPT_KEY ("strictatime", KEY_DROP),
-  FUSE_OPT_KEY ("nodiratime", KEY_DROP),
-  FUSE_OPT_KEY ("comment=", KEY_DROP),
-  FUSE_OPT_END
-};
-
-/* Mount options passed on to libfuse as they are.  The cache time-outs
- * are not among them: live files need them at 0 (see ops.c). */
-static const char *const fuse_passed[] = {
-  "allow_other", "allow_root", "auto_unmount", "default_permissions", "fsname=", "subtype=",
-  "max_read=", "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
-  "sync", "async", "dirsync", "umask=", "uid=", "gid=", "kernel_cache", "auto_cache",
-  "noauto_cache", "no_rofd_flush", "noforget", "remember=", NULL,
-};
-/* clang-format on */
-
-static gboolean
-passed_to_fuse (const char *arg)
-{
-  for (const char *const *p = fuse_passed; *p; p++)
-    {
-      size_t n = strlen (*p);
-      if ((*p)[n - 1] == '=' ? strncmp (arg, *p, n) == 0 : strcmp (arg, *p) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static int
-vf_opt_proc (void *data, const char *arg, int key, struct fuse_args *outargs)
-{
-  struct vf_options *opts = data;
-
-  switch (key)
-    {
-    case KEY_HELP:
-      opts->show_help = 1;
-      return 0;
-    case KEY_VERSION:
-      opts->show_version = 1;
-      return 0;
-    case KEY_FOREGROUND:
-      opts->foreground = 1;
-      return 0;
-    case KEY_DEBUG:
-      opts->debug = 1;
-      opts->foreground = 1;
-      return 1; /* libfuse's debug output too */
-    case KEY_SINGLE:
-      opts->singlethread = 1;
-      return 0;
-    case KEY_DROP:
-      return 0;
-    case FUSE_OPT_KEY_NONOPT:
-      if (opts->n_args < 2)
-        {
-          opts->args[opts->n_args++] = g_strdup (arg);
-          return 0;
-        }
-      if (!opts->bad)
-        opts->bad = g_strdup_printf ("too many arguments: '%s'", arg);
-      return 0;
-    case FUSE_OPT_KEY_OPT:
-      if (g_str_has_prefix (arg, "x-") || passed_to_fuse (arg))
-        return g_str_has_prefix (arg, "x-") ? 0 : 1;
-      if (!opts->bad)
-        opts->bad = g_strdup_printf ("unknown option '%s' (see videofs -h)", arg);
-      return 0;
-    default:
-      return 1;
-    }
-}
-
-static void
-usage (const char *progname)
-{
-  printf ("usage: %s [options] MOUNTPOINT\n"
-          "       fusermount3 -u MOUNTPOINT\n"
-          "\n"
-          "Mounts a video-generation API (OpenAI Videos, Volcengine Ark) as files.\n"
-          "\n"
-          "general options:\n"
-          "    -o opt,[opt...]        mount options\n"
-          "    -h   --help            print help\n"
-          "    -V   --version         print version\n"
-          "    -f                     stay in the foreground\n"
-          "    -d   -o debug          debug output (implies -f)\n"
-          "    -s                     single-threaded\n"
-          "\n"
-          "videofs options (also in $XDG_CONFIG_HOME/videofs/config, section [videofs]):\n"
-          "    -o endpoint=URL        API base URL with /v1 (" DEFAULT_ENDPOINT ")\n"
-          "    -o token_file=PATH     file holding the token (else $VIDEOFS_TOKEN,\n"
-          "                           else $OPENAI_API_KEY); must be mode 600\n"
-          "    -o model=M             default model (sora-2)\n"
-          "    -o seconds=S           default length (4)\n"
-          "    -o size=WxH            default size (720x1280)\n"
-          "    -o poll=SECONDS        refresh unfinished jobs this often (5)\n"
-          "    -o state_dir=DIR       jobs and the journal ($XDG_STATE_HOME/videofs/ENDPOINT)\n"
-          "    -o cache_dir=DIR       downloaded bytes ($XDG_CACHE_HOME/videofs/ENDPOINT)\n"
-          "    -o prefetch=yes|no     fetch a finished video at once (yes)\n"
-          "    -o cache_max=SIZE      cap on the cache, suffixes K M G (unlimited)\n"
-          "    -o ark_endpoint=URL    Ark task API base (" DEFAULT_ARK_ENDPOINT ")\n"
-          "    -o delete_remote=yes|no  rm -r jobs/NAME deletes on the API too (no)\n"
-          "\n",
-          progname);
-}
-
-static gboolean
-parse_bool (const char *key, const char *value, gboolean *out, GError **error)
-{
-  if (g_ascii_strcasecmp (value, "yes") == 0 || g_ascii_strcasecmp (value, "true") == 0
-      || g_ascii_strcasecmp (value, "on") == 0 || strcmp (value, "1") == 0)
-    *out = TRUE;
-  else if (g_ascii_strcasecmp (value, "no") == 0 || g_ascii_strcasecmp (value, "false") == 0
-           || g_ascii_strcasecmp (value, "off") == 0 || strcmp (value, "0") == 0)
-    *out = FALSE;
-  else
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "%s=%s: want yes or no", key, value);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_size (const char *value, guint64 *out, GError **error)
-{
-  char *end = NULL;
-  guint64 n;
-  guint shift = 0;
-
-  errno = 0;
-  n = g_ascii_strtoull (value, &end, 10);
-  if (errno || end == value)
-    goto bad;
-  switch (g_ascii_toupper (*end))
-    {
-    case '\0':
-      break;
-    case 'K':
-      shift = 10;
-      break;
-    case 'M':
-      shift = 20;
-      break;
-    case 'G':
-      shift = 30;
-      break;
-    case 'T':
-      shift = 40;
-      break;
-    default:
-      goto bad;
-    }
-  if (*end)
-    {
-      end++;
-      if (g_ascii_strcasecmp (end, "iB") == 0 || g_ascii_strcasecmp (end, "B") == 0)
-        end += strlen (end);
-      if (*end)
-        goto bad;
-    }
-  if (shift && n > (G_MAXUINT64 >> shift))
-    goto bad;
-  *out = n << shift;
-  return TRUE;
-
-bad:
-  vf_set_error (error, VF_ERROR_INVALID, "cache_max=%s: want a size such as 500M or 2G", value);
-  return FALSE;
-}
-
-static gboolean
-all_digits (const char *s)
-{
-  if (!*s)
-    return FALSE;
-  for (; *s; s++)
-    if (!g_ascii_isdigit (*s))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-valid_size (const char *s)
-{
-  g_auto (GStrv) wh = g_strsplit (s, "x", -1);
-  return g_strv_length (wh) == 2 && all_digits (wh[0]) && all_digits (wh[1]);
-}
-
-/* One directory per endpoint: "https://api.openai.com/v1" -> "api.openai.com_v1". */
-static char *
-endpoint_slug (const char *endpoint)
-{
-  const char *p = strstr (endpoint, "://");
-  GString *s = g_string_new (NULL);
-
-  for (p = p ? p + 3 : endpoint; *p; p++)
-    g_string_append_c (s, g_ascii_isalnum (*p) || *p == '.' || *p == '-' ? *p : '_');
-  while (s->len > 0 && s->str[s->len - 1] == '_')
-    g_string_truncate (s, s->len - 1);
-  return g_string_free (s, FALSE);
-}
-
-static char *
-state_home (void)
-{
-  const char *env = g_getenv ("XDG_STATE_HOME");
-  if (env && g_path_is_absolute (env))
-    return g_strdup (env);
-  return g_build_filename (g_get_home_dir (), ".local", "state", NULL);
-}
-
-static gboolean
-load_config (struct vf_options *opts, GError **error)
-{
-  g_autofree char *path = g_build_filename (g_get_user_config_dir (), "videofs", "config", NULL);
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autoptr (GError) local = NULL;
-  g_auto (GStrv) keys = NULL;
-
-  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
-    {
-      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return TRUE;
-      vf_set_error (error, VF_ERROR_INVALID, "%s: %s", path, local->message);
-      return FALSE;
-    }
-  if (!g_key_file_has_group (kf, "videofs"))
-    return TRUE;
-  keys = g_key_file_get_keys (kf, "videofs", NULL, NULL);
-  for (guint i = 0; keys && keys[i]; i++)
-    {
-      gsize k;
-      for (k = 0; k < G_N_ELEMENTS (config_keys); k++)
-        if (strcmp (keys[i], config_keys[k].key) == 0)
-          break;
-      if (k == G_N_ELEMENTS (config_keys))
-        {
-          vf_set_error (error, VF_ERROR_INVALID, "%s: unknown key '%s'", path, keys[i]);
-          return FALSE;
-        }
-      char **field = (char **)((char *)opts + config_keys[k].offset);
-      if (*field)
-        continue; /* the command line wins */
-      *field = g_key_file_get_string (kf, "videofs", keys[i], NULL);
-    }
-  return TRUE;
-}
-
-static char *
-strip_slashes (char *url)
-{
-  size_t n = strlen (url);
-  while (n > 0 && url[n - 1] == '/')
-    url[--n] = '\0';
-  return url;
-}
-
-static char *
-absolute (const char *path)
-{
-  return g_canonicalize_filename (path, NULL);
-}
-
-typedef struct
-{
-  char *mountpoint;
-  double poll_s;
-  gboolean prefetch;
-  gboolean delete_remote;
-  guint64 cache_max;
-} Settings;
-
-static gboolean
-finish_options (struct vf_options *opts, Settings *set, GError **error)
-{
-  if (opts->bad)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "%s", opts->bad);
-      return FALSE;
-    }
-  if (!load_config (opts, error))
-    return FALSE;
-  if (opts->n_args == 0)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "no mount point given (see videofs -h)");
-      return FALSE;
-    }
-
-  /* mount.fuse3 calls "videofs SOURCE MOUNTPOINT -o ..." for fstab lines */
-  const char *mp = opts->args[opts->n_args - 1];
-  char real[PATH_MAX];
-  if (!realpath (mp, real))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "bad mount point '%s': %s", mp, g_strerror (errno));
-      return FALSE;
-    }
-  if (!g_file_test (real, G_FILE_TEST_IS_DIR))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "bad mount point '%s': Not a directory", mp);
-      return FALSE;
-    }
-  set->mountpoint = g_strdup (real);
-
-  if (!opts->endpoint)
-    opts->endpoint = g_strdup (DEFAULT_ENDPOINT);
-  strip_slashes (opts->endpoint);
-  if (!opts->ark_endpoint)
-    opts->ark_endpoint = g_strdup (DEFAULT_ARK_ENDPOINT);
-  strip_slashes (opts->ark_endpoint);
-  if (!opts->model)
-    opts->model = g_strdup ("sora-2");
-  if (!opts->seconds)
-    opts->seconds = g_strdup ("4");
-  if (!opts->size)
-    opts->size = g_strdup ("720x1280");
-  if (!*opts->model)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "model=: want a model name");
-      return FALSE;
-    }
-  if (!all_digits (opts->seconds))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "seconds=%s: want a whole number", opts->seconds);
-      return FALSE;
-    }
-  if (!valid_size (opts->size))
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "size=%s: want WIDTHxHEIGHT", opts->size);
-      return FALSE;
-    }
-
-  set->poll_s = 5;
-  if (opts->poll)
-    {
-      char *end = NULL;
-      set->poll_s = g_ascii_strtod (opts->poll, &end);
-      if (end == opts->poll || *end || !isfinite (set->poll_s) || set->poll_s <= 0
-          || set->poll_s > 86400)
-        {
-          vf_set_error (error, VF_ERROR_INVALID, "poll=%s: want seconds, such as 5 or 0.5",
-                        opts->poll);
-          return FALSE;
-        }
-    }
-  set->prefetch = TRUE;
-  if (opts->prefetch && !parse_bool ("prefetch", opts->prefetch, &set->prefetch, error))
-    return FALSE;
-  set->delete_remote = FALSE;
-  if (opts->delete_remote
-      && !parse_bool ("delete_remote", opts->delete_remote, &set->delete_remote, error))
-    return FALSE;
-  set->cache_max = 0;
-  if (opts->cache_max && !parse_size (opts->cache_max, &set->cache_max, error))
-    return FALSE;
-
-  g_autofree char *slug = endpoint_slug (opts->endpoint);
-  char *dir;
-  if (!opts->state_dir)
-    {
-      g_autofree char *home = state_home ();
-      opts->state_dir = g_build_filename (home, "videofs", slug, NULL);
-    }
-  dir = absolute (opts->state_dir);
-  g_free (opts->state_dir);
-  opts->state_dir = dir;
-  if (!opts->cache_dir)
-    opts->cache_dir = g_build_filename (g_get_user_cache_dir (), "videofs", slug, NULL);
-  dir = absolute (opts->cache_dir);
-  g_free (opts->cache_dir);
-  opts->cache_dir = dir;
-  return TRUE;
-}
-
-/* The token: token_file, else $VIDEOFS_TOKEN, else $OPENAI_API_KEY.  Both
- * variables leave our environment, so nothing we start inherits them. */
-static char *
-read_token (const struct vf_options *opts, GError **error)
-{
-  g_autofree char *env = NULL;
-  char *token = NULL;
-
-  static const char *const vars[] = { "VIDEOFS_TOKEN", "OPENAI_API_KEY" };
-  for (gsize i = 0; i < G_N_ELEMENTS (vars); i++)
-    {
-      char *value = getenv (vars[i]);
-      if (!value)
-        continue;
-      if (!env && *value)
-        env = g_strdup (value);
-      /* wiped where it lies too, so /proc/PID/environ does not show it */
-      explicit_bzero (value, strlen (value));
-      g_unsetenv (vars[i]);
-    }
-
-  if (opts->token_file)
-    {
-      struct stat st;
-      char buf[4096];
-      ssize_t n;
-      int fd = open (opts->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-      if (fd < 0 || fstat (fd, &st) < 0)
-        {
-          int e = errno;
-          if (fd >= 0)
-            close (fd);
-          vf_set_error (error, VF_ERROR_INVALID, "token file %s: %s", opts->token_file,
-                        g_strerror (e));
-          goto out;
-        }
-      if (!S_ISREG (st.st_mode))
-        {
-          close (fd);
-          vf_set_error (error, VF_ERROR_INVALID, "token file %s is not a regular file",
-                        opts->token_file);
-          goto out;
-        }
-      if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))
-        {
-          close (fd);
-          vf_set_error (error, VF_ERROR_INVALID,
-                        "token file %s is readable or writable by group or others "
-                        "(mode %04o); run chmod 600 %s",
-                        opts->token_file, (unsigned)(st.st_mode & 07777), opts->token_file);
-          goto out;
-        }
-      n = read (fd, buf, sizeof buf - 1);
-      close (fd);
-      if (n < 0)
-        {
-          vf_set_error (error, VF_ERROR_INVALID, "token file %s: %s", opts->token_file,
-                        g_strerror (errno));
-          goto out;
-        }
-      buf[n] = '\0';
-      token = g_strstrip (g_strdup (buf));
-      explicit_bzero (buf, sizeof buf);
-      if (!*token || strpbrk (token, " \t\r\n"))
-        {
-          vf_set_error (error, VF_ERROR_INVALID, "token file %s does not hold a token on one line",
-                        opts->token_file);
-          explicit_bzero (token, strlen (token));
-          g_clear_pointer (&token, g_free);
-        }
-      goto out;
-    }
-  if (env && *g_strstrip (env))
-    {
-      token = g_steal_pointer (&env);
-      goto out;
-    }
-  vf_set_error (error, VF_ERROR_AUTH,
-                "no token: give -o token_file=PATH, or set VIDEOFS_TOKEN or OPENAI_API_KEY");
-
-out:
-  if (env)
-    explicit_bzero (env, strlen (env));
-  return token;
-}
 
 /* One cheap request: a refused token ends the mount, an unreachable API
  * does not. */
@@ -590,55 +38,29 @@ check_token (VfClient *client, const char *endpoint, GError **error)
   return TRUE;
 }
 
-void
-vf_debug_print (const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-
-  va_start (ap, format);
-  msg = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  fprintf (stderr, "videofs: %s\n", msg);
-}
-
-static void
-options_clear (struct vf_options *opts)
-{
-  for (gsize k = 0; k < G_N_ELEMENTS (config_keys); k++)
-    {
-      char **field = (char **)((char *)opts + config_keys[k].offset);
-      /* fuse_opt_parse allocates with malloc, the config with g_malloc */
-      free (*field);
-    }
-  g_free (opts->args[0]);
-  g_free (opts->args[1]);
-  g_free (opts->bad);
-}
-
 int
 main (int argc, char **argv)
 {
   struct fuse_args args = FUSE_ARGS_INIT (argc, argv);
-  struct vf_options opts = { 0 };
-  Settings set = { 0 };
+  VfOptions opts = { 0 };
+  VfSettings set = { 0 };
   VfFs fs = { .files_fd = -1 };
   g_autoptr (GError) error = NULL;
   char *token = NULL;
   VfClient *client = NULL;
-  struct fuse *fuse = NULL;
+  struct fuse *fuse;
   struct fuse_session *se;
   int ret = 1;
   int res;
 
-  if (fuse_opt_parse (&args, &opts, vf_opts, vf_opt_proc) == -1)
+  if (vf_options_parse (&args, &opts) == -1)
     {
       fprintf (stderr, "videofs: cannot parse the command line\n");
       goto out0;
     }
   if (opts.show_help)
     {
-      usage (argv[0]);
+      vf_options_usage (argv[0]);
       printf ("FUSE options:\n");
       fuse_lib_help (&args);
       ret = 0;
@@ -654,12 +76,12 @@ main (int argc, char **argv)
   vf_debugging = opts.debug;
   if (opts.debug)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, FALSE);
-  if (!finish_options (&opts, &set, &error))
-    goto fail0;
+  if (!vf_options_finish (&opts, &set, &error))
+    goto out0;
 
-  token = read_token (&opts, &error);
+  token = vf_options_token (&opts, &error);
   if (!token)
-    goto fail0;
+    goto out0;
 
   VfClientConfig cc;
   vf_client_config_init (&cc);
@@ -668,16 +90,14 @@ main (int argc, char **argv)
   cc.token = token;
   client = vf_client_new (&cc, &error);
   if (!client)
-    goto fail1;
+    goto out1;
 
   VfJobsConfig jc;
   vf_jobs_config_init (&jc);
   jc.client = client;
   jc.state_dir = opts.state_dir;
   jc.cache_dir = opts.cache_dir;
-  jc.defaults.model = opts.model;
-  jc.defaults.seconds = opts.seconds;
-  jc.defaults.size = opts.size;
+  jc.defaults = set.defaults;
   jc.poll_s = set.poll_s;
   jc.prefetch = set.prefetch;
   jc.delete_remote = set.delete_remote;
@@ -688,41 +108,42 @@ main (int argc, char **argv)
   fs.gid = getgid ();
   fs.mount_us = g_get_real_time ();
   vf_notify_init (&fs);
-  vf_ops_init (&fs);
+  vf_handles_init (&fs);
   fs.jobs = vf_jobs_open (&jc, &error);
   if (!fs.jobs)
-    goto fail2; /* G_IO_ERROR_BUSY: "state dir ... is in use by another videofs (pid N)" */
+    goto out2; /* G_IO_ERROR_BUSY: "state dir ... is in use by another videofs (pid N)" */
   if (!vf_files_init (&fs, opts.state_dir, &error))
-    goto fail3;
+    goto out3;
   if (!check_token (client, opts.endpoint, &error))
-    goto fail3;
+    goto out4;
 
   if (!vf_interrupt_init (&error))
-    goto fail3;
+    goto out4;
   fuse_opt_add_arg (&args, "-ofsname=videofs,subtype=videofs");
   fuse = fuse_new (&args, &vf_operations, sizeof vf_operations, &fs);
   if (!fuse)
     {
       fprintf (stderr, "videofs: cannot set up the file system\n");
-      goto out3;
+      goto out5;
     }
   se = fuse_get_session (fuse);
   if (fuse_set_signal_handlers (se) != 0)
     {
       fprintf (stderr, "videofs: cannot set signal handlers\n");
-      goto out4;
+      goto out6;
     }
   if (fuse_mount (fuse, set.mountpoint) != 0)
     {
       fprintf (stderr, "videofs: cannot mount on %s\n", set.mountpoint);
-      goto out5;
+      goto out7;
     }
   if (fuse_daemonize (opts.foreground) != 0)
     {
       fprintf (stderr, "videofs: cannot go to the background\n");
-      goto out6;
+      goto out8;
     }
 
+  vf_log_start (opts.foreground);
   vf_interrupt_start (se);
   vf_notify_ready (&fs);
   vf_jobs_start (fs.jobs);
@@ -738,46 +159,33 @@ main (int argc, char **argv)
     }
   /* stopped by fusermount -u, or by SIGTERM/SIGINT/SIGHUP: a clean exit */
   ret = res == 0 || res == SIGTERM || res == SIGINT || res == SIGHUP ? 0 : 1;
-  vf_notify_shutdown (&fs);
+  vf_notify_stop (&fs);
   vf_interrupt_stop ();
-  vf_ops_shutdown (&fs);
+  vf_handles_release (&fs);
 
-out6:
+out8:
   fuse_unmount (fuse);
-out5:
+out7:
   fuse_remove_signal_handlers (se);
-out4:
-  vf_notify_shutdown (&fs);
+out6:
   fuse_destroy (fuse);
-out3:
-  vf_interrupt_stop ();
-  vf_ops_shutdown (&fs);
-  vf_jobs_close (fs.jobs);
+out5:
+  vf_interrupt_shutdown ();
+out4:
   vf_files_shutdown (&fs);
+out3:
+  vf_jobs_close (fs.jobs);
 out2:
+  vf_handles_clear (&fs);
+  vf_notify_clear (&fs);
   vf_client_free (client);
 out1:
-  if (token)
-    explicit_bzero (token, strlen (token));
+  explicit_bzero (token, strlen (token));
   g_free (token);
 out0:
-  options_clear (&opts);
-  g_free (set.mountpoint);
+  if (error)
+    fprintf (stderr, "videofs: %s\n", error->message);
+  vf_options_clear (&opts, &set);
   fuse_opt_free_args (&args);
-  if (fs.polled)
-    g_ptr_array_unref (fs.polled);
   return ret;
-
-fail3:
-  fprintf (stderr, "videofs: %s\n", error->message);
-  goto out3;
-fail2:
-  fprintf (stderr, "videofs: %s\n", error->message);
-  goto out2;
-fail1:
-  fprintf (stderr, "videofs: %s\n", error->message);
-  goto out1;
-fail0:
-  fprintf (stderr, "videofs: %s\n", error->message);
-  goto out0;
 }

@@ -7,7 +7,7 @@
  * write the notification to /dev/fuse.
  *
  * Interrupts: a read of video bytes not yet fetched waits inside
- * vf_jobs_read() on a GCancellable.  With the `intr` option libfuse answers
+ * vf_jobs_read_fd() on a GCancellable.  With the `intr` option libfuse answers
  * an INTERRUPT by sending the request's thread a signal (SIGUSR1), once a
  * second until the request ends.  The handler may not touch GLib, so it
  * only marks the waiting read of its own thread and writes a byte to a
@@ -40,18 +40,24 @@ vf_notify_ready (VfFs *fs)
 }
 
 void
-vf_notify_shutdown (VfFs *fs)
+vf_notify_stop (VfFs *fs)
 {
-  {
-    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
-    fs->ready = FALSE;
-    for (guint i = 0; i < fs->polled->len; i++)
-      {
-        VfHandle *h = g_ptr_array_index (fs->polled, i);
-        g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
-      }
-    g_ptr_array_set_size (fs->polled, 0);
-  }
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
+
+  fs->ready = FALSE;
+  for (guint i = 0; i < fs->polled->len; i++)
+    {
+      VfHandle *h = g_ptr_array_index (fs->polled, i);
+      g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
+    }
+  g_ptr_array_set_size (fs->polled, 0);
+}
+
+void
+vf_notify_clear (VfFs *fs)
+{
+  g_clear_pointer (&fs->polled, g_ptr_array_unref);
+  g_mutex_clear (&fs->poll_lock);
 }
 
 static gboolean
@@ -125,7 +131,9 @@ struct waiting
 
 static int intr_pipe[2] = { -1, -1 };
 static GThread *intr_thread;
-static GMutex intr_lock; /* guards intr_waiting */
+/* guards intr_waiting and intr_ending; taken before the cache's lock (a
+ * cancelled read's handler wakes the cache's waiters) */
+static GMutex intr_lock;
 static GPtrArray *intr_waiting;
 static gboolean intr_ending; /* the session is over: every wait is cancelled */
 static __thread struct waiting *intr_current;
@@ -226,13 +234,15 @@ vf_interrupt_start (struct fuse_session *se)
 void
 vf_interrupt_stop (void)
 {
-  if (intr_thread)
-    {
-      while (write (intr_pipe[1], "q", 1) < 0 && errno == EAGAIN)
-        g_usleep (1000);
-      g_thread_join (intr_thread);
-      intr_thread = NULL;
-    }
+  while (write (intr_pipe[1], "q", 1) < 0 && errno == EAGAIN)
+    g_usleep (1000);
+  g_thread_join (intr_thread);
+  intr_thread = NULL;
+}
+
+void
+vf_interrupt_shutdown (void)
+{
   if (intr_pipe[0] >= 0)
     {
       close (intr_pipe[0]);

@@ -1,21 +1,38 @@
 /* videofs.h: what the files of the FUSE driver share.
  *
- * main.c parses options and starts the mount; tree.c turns a path into a
- * node and a node into attributes and text; files.c keeps the prompt and
- * scratch files of jobs/ in STATE_DIR/files/; ops.c is the operations
- * table; notify.c wakes poll() waiters and turns FUSE interrupts into
- * cancelled reads.
+ * main.c starts the mount and takes it down; options.c reads the command
+ * line, the config file and the token; log.c decides where messages go;
+ * tree.c turns a path into a node and a node into attributes and text;
+ * files.c keeps the prompt and scratch files of jobs/ in STATE_DIR/files/;
+ * handle.c keeps open handles; read.c serves every read; ops.c is the
+ * operations table; notify.c wakes poll() waiters and turns FUSE
+ * interrupts into cancelled reads.  Of lib/ we use only the vf-*.h headers.
  *
- * Every callback returns 0 or -errno.  Nodes and handles own what they
- * point to; job snapshots (VfJobInfo) are copies taken from the job table.
+ * Every callback returns 0 or -errno.
+ *
+ * Ownership: a VfNode owns its name and its job snapshot (VfJobInfo, a copy
+ * taken from the job table); a VfHandle owns its node, its text snapshot,
+ * its descriptors and its VfFileHandle; fs->handles and fs->polled only
+ * point to handles.  Strings passed to a vf_* function are borrowed.
+ *
+ * Locks, each held only for a few instructions except where said, taken
+ * in this order and never the other way:
+ *   VfHandle.lock  -> the job table's locks (a text read looks the job up)
+ *   files_lock     -> the job table's locks (is a prompt submitted?)
+ *   intr_lock      -> the cache's lock (a cancelled read wakes the cache's
+ *                     waiters; notify.c)
+ * handles_lock and poll_lock are leaves: nothing is taken under them.  The
+ * job table calls vf_notify_changed() with none of its locks held.
  */
 #pragma once
 
 #include <fuse.h>
 #include <glib.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "vf-jobs.h"
+#include "vf-prompt.h"
 
 typedef struct vf_fs VfFs;
 
@@ -27,13 +44,14 @@ struct vf_fs
   gid_t gid;
   gint64 mount_us; /* mtime of the fixed directories */
 
-  GMutex files_lock; /* guards `files` and every struct vf_file */
+  /* guards `files` and every struct vf_file; before the job table's locks */
+  GMutex files_lock;
   GHashTable *files; /* name -> struct vf_file *, for files with open handles */
 
-  GMutex handles_lock; /* guards `handles` */
+  GMutex handles_lock; /* guards `handles`; a leaf */
   GHashTable *handles; /* every open VfHandle */
 
-  GMutex poll_lock;  /* guards `polled` and `ready` */
+  GMutex poll_lock;  /* guards `polled` and `ready`; a leaf */
   GPtrArray *polled; /* VfHandle * that hold a poll handle */
   gboolean ready;    /* fuse_notify_poll may be called */
 };
@@ -122,31 +140,30 @@ typedef struct vf_handle VfHandle;
 
 void vf_notify_init (VfFs *fs);
 void vf_notify_ready (VfFs *fs);
-void vf_notify_shutdown (VfFs *fs);
+/* No more poll notifications: the session is ending. */
+void vf_notify_stop (VfFs *fs);
+void vf_notify_clear (VfFs *fs);
 /* The job table's `changed` callback. */
 void vf_notify_changed (const char *name, guint what, gpointer user_data);
 void vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph);
 void vf_notify_forget (VfFs *fs, VfHandle *handle);
 /* Interrupts: FUSE sends the request's thread a signal; it cancels the read
- * that thread is waiting in. */
+ * that thread is waiting in.  init before fuse_new(), start once the
+ * session runs, stop after the loop, shutdown last. */
 gboolean vf_interrupt_init (GError **error);
 void vf_interrupt_start (struct fuse_session *se);
 void vf_interrupt_stop (void);
+void vf_interrupt_shutdown (void);
 GCancellable *vf_interrupt_begin (void);
 void vf_interrupt_end (GCancellable *cancellable);
 int vf_interrupt_signal (void);
-
-/* ops.c */
-extern const struct fuse_operations vf_operations;
-void vf_ops_init (VfFs *fs);
-/* Releases the handles the kernel never released; after the loop. */
-void vf_ops_shutdown (VfFs *fs);
 
 struct vf_handle
 {
   VfNode node;
   /* text nodes: the bytes this handle serves, refreshed by a read at
-   * offset 0 (and, for events, by a read at the end) */
+   * offset 0 (and, for events, by a read at the end); before the job
+   * table's locks */
   GMutex lock;
   GBytes *snapshot;
   gint64 seen_us;
@@ -159,7 +176,89 @@ struct vf_handle
   char *path;
 };
 
-/* main.c: -d output on stderr; never give it the token. */
+/* handle.c */
+void vf_handles_init (VfFs *fs);
+/* Takes over what `node` holds (and empties it). */
+VfHandle *vf_handle_new (VfFs *fs, VfNode *node);
+void vf_handle_free (VfFs *fs, VfHandle *h);
+/* release(): forgets its poll handle, closes its jobs/ file (which may
+ * submit it), frees it. */
+void vf_handle_release (VfFs *fs, VfHandle *h);
+/* Releases the handles the kernel never released; after the loop, with the
+ * job table still open. */
+void vf_handles_release (VfFs *fs);
+void vf_handles_clear (VfFs *fs);
+
+static inline VfFs *
+vf_fs_get (void)
+{
+  return fuse_get_context ()->private_data;
+}
+
+static inline VfHandle *
+vf_handle_of (struct fuse_file_info *fi)
+{
+  return fi ? (VfHandle *)(uintptr_t)fi->fh : NULL;
+}
+
+/* read.c: the operations table's read_buf. */
+int vf_read_buf (const char *path, struct fuse_bufvec **bufp, size_t size, off_t offset,
+                 struct fuse_file_info *fi);
+
+/* ops.c */
+extern const struct fuse_operations vf_operations;
+
+/* options.c: what the command line and the config file say.  The strings
+ * are allocated with malloc (fuse_opt_parse) or g_malloc (the config file)
+ * and freed by vf_options_clear(). */
+typedef struct
+{
+  char *endpoint;
+  char *token_file;
+  char *model;
+  char *seconds;
+  char *size;
+  char *poll;
+  char *state_dir;
+  char *cache_dir;
+  char *prefetch;
+  char *cache_max;
+  char *ark_endpoint;
+  char *delete_remote;
+  int foreground;
+  int singlethread;
+  int debug;
+  int show_help;
+  int show_version;
+  char *args[2]; /* [SOURCE] MOUNTPOINT */
+  int n_args;
+  char *bad; /* the first option we could not take */
+} VfOptions;
+
+/* What they mean, once checked. */
+typedef struct
+{
+  char *mountpoint;
+  VfPromptDefaults defaults; /* borrowed from VfOptions or the built-in defaults */
+  double poll_s;
+  gboolean prefetch;
+  gboolean delete_remote;
+  guint64 cache_max;
+} VfSettings;
+
+/* fuse_opt_parse with our table: -1 when the command line cannot be read.
+ * Options it does not take are noted in opts->bad for vf_options_finish. */
+int vf_options_parse (struct fuse_args *args, VfOptions *opts);
+void vf_options_usage (const char *progname);
+/* Adds the config file, the defaults and the checks; FALSE with a reason
+ * fit for one line "videofs: REASON". */
+gboolean vf_options_finish (VfOptions *opts, VfSettings *set, GError **error);
+/* The token (token_file, else $VIDEOFS_TOKEN, else $OPENAI_API_KEY), new;
+ * the caller wipes it before freeing it. */
+char *vf_options_token (const VfOptions *opts, GError **error);
+void vf_options_clear (VfOptions *opts, VfSettings *set);
+
+/* log.c: -d output on stderr; never give it the token. */
 extern gboolean vf_debugging;
 #define vf_debug(...)                                                                              \
   do                                                                                               \
@@ -169,3 +268,6 @@ extern gboolean vf_debugging;
     }                                                                                              \
   while (0)
 void vf_debug_print (const char *format, ...) G_GNUC_PRINTF (1, 2);
+/* After fuse_daemonize(): in the background, GLib's and libfuse's messages
+ * go to syslog; with -f they stay on stderr. */
+void vf_log_start (gboolean foreground);

@@ -245,6 +245,51 @@ parse_size (const char *s, guint *w, guint *h)
   return x && parse_side (s, x - s, w) && parse_side (x + 1, strlen (x + 1), h);
 }
 
+void
+vf_prompt_defaults_init (VfPromptDefaults *defaults)
+{
+  defaults->model = VF_PROMPT_DEFAULT_MODEL;
+  defaults->seconds = VF_PROMPT_DEFAULT_SECONDS;
+  defaults->size = VF_PROMPT_DEFAULT_SIZE;
+}
+
+gboolean
+vf_prompt_defaults_check (const VfPromptDefaults *defaults, GError **error)
+{
+  g_autofree char *seconds = NULL;
+  guint w, h;
+
+  if (defaults->model && !*defaults->model)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "model=: want a model name");
+      return FALSE;
+    }
+  if (defaults->seconds)
+    seconds = seconds_from_string (defaults->seconds);
+  if (defaults->seconds && !seconds)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "seconds=%s: want a whole number from 1 to %d",
+                    defaults->seconds, SECONDS_MAX);
+      return FALSE;
+    }
+  if (defaults->size && !parse_size (defaults->size, &w, &h))
+    {
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "size=%s: want WIDTHxHEIGHT with sides from 1 to %d, like 1280x720",
+                    defaults->size, SIZE_SIDE_MAX);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+vf_prompt_file_rename (const char *prompt_file, const char *name)
+{
+  const char *ext = prompt_file ? strrchr (prompt_file, '.') : NULL;
+
+  return g_strconcat (name, ext ? ext : ".txt", NULL);
+}
+
 static char *
 describe (json_t *v)
 {
@@ -613,11 +658,12 @@ json_t *
 vf_prompt_parse (const char *data, gsize len, gboolean is_json, const VfPromptDefaults *defaults,
                  GError **error)
 {
-  VfPromptDefaults d = { "sora-2", "4", "720x1280" };
+  VfPromptDefaults d;
   gsize where;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
 
+  vf_prompt_defaults_init (&d);
   if (defaults)
     {
       if (defaults->model)

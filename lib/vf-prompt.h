@@ -3,7 +3,12 @@
  * Two stages, as the contract wants: what can be seen while bytes arrive is
  * checked at write() time (VfPromptCheck: NUL bytes, invalid UTF-8, more
  * than VF_PROMPT_MAX bytes), the rest when the file is closed
- * (vf_prompt_parse: front matter, JSON, field types).
+ * (vf_prompt_parse: front matter, JSON, field types).  The job defaults
+ * and their limits live here too, so that a mount option and a front
+ * matter line are held to the same rule.
+ *
+ * Ownership: strings passed in are borrowed; returned strings and json_t
+ * references belong to the caller.  No state, no locks.
  */
 #pragma once
 
@@ -35,12 +40,31 @@ void vf_prompt_check_init (VfPromptCheck *check);
 gboolean vf_prompt_check_write (VfPromptCheck *check, gint64 offset, const void *data, gsize len,
                                 GError **error);
 
+/* The job defaults: what a prompt file that does not say gets.  The mount
+ * options model=, seconds= and size= set them; fields are borrowed. */
 typedef struct
 {
-  const char *model;   /* default "sora-2" */
-  const char *seconds; /* default "4" */
-  const char *size;    /* default "720x1280" */
+  const char *model;
+  const char *seconds;
+  const char *size;
 } VfPromptDefaults;
+
+#define VF_PROMPT_DEFAULT_MODEL "sora-2"
+#define VF_PROMPT_DEFAULT_SECONDS "4"
+#define VF_PROMPT_DEFAULT_SIZE "720x1280"
+
+/* Fills every field with its default. */
+void vf_prompt_defaults_init (VfPromptDefaults *defaults);
+/* Whether front matter would take these values: a non-empty model, seconds
+ * a whole number from 1 to 60, size WxH with sides from 1 to 100000.  NULL
+ * fields are the defaults and pass.  Fails with VF_ERROR_INVALID and a
+ * reason that starts with the option, such as "seconds=0: ...". */
+gboolean vf_prompt_defaults_check (const VfPromptDefaults *defaults, GError **error);
+
+/* The prompt file of a job renamed to `name`: `prompt_file`'s extension on
+ * the new name ("A.json", "B" -> "B.json"), ".txt" when it has none or is
+ * NULL.  Returns a new string. */
+char *vf_prompt_file_rename (const char *prompt_file, const char *name);
 
 /* Turns a whole prompt file into a request body.  `is_json` for NAME.json
  * (a body sent as is, plus defaults it lacks).  For .txt: optional front

@@ -79,6 +79,22 @@ def test_mv_renames_a_job(mount, sim):
     assert e.value.errno == errno.EACCES
 
 
+def test_mv_keeps_the_prompt_files_extension(mount, sim):
+    body = '{"prompt": "a json job"}'
+    write(mount.path("jobs", "js.txt~"), body)
+    os.rename(mount.path("jobs", "js.txt~"), mount.path("jobs", "js.json"))
+    os.rename(mount.path("jobs", "js"), mount.path("jobs", "moved"))
+    names = sorted(os.listdir(mount.path("jobs")))
+    assert names == ["moved", "moved.json"], names
+    assert read(mount.path("jobs", "moved.json")) == body
+    # a name no prompt file could have: refused, nothing moves
+    with pytest.raises(OSError) as e:
+        os.rename(mount.path("jobs", "moved"), mount.path("jobs", ".hidden"))
+    assert e.value.errno == errno.EINVAL
+    assert sorted(os.listdir(mount.path("jobs"))) == ["moved", "moved.json"]
+    wait_state(mount, "moved", "completed")
+
+
 def test_rm_of_a_prompt_file_removes_only_the_file(mount, sim):
     write(mount.path("jobs", "keep.txt"), "the job stays")
     os.unlink(mount.path("jobs", "keep.txt"))

@@ -38,6 +38,16 @@ def one_line(result):
     return lines[0]
 
 
+def refused(result, mnt):
+    """one_line() of a start-up that must fail; a mount made anyway is taken
+    down, so that a failing test leaves no daemon behind."""
+    try:
+        return one_line(result)
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.call(["fusermount3", "-u", mnt])
+
+
 def base_opts(tmp_path, url):
     return f"endpoint={url},state_dir={tmp_path}/state,cache_dir={tmp_path}/cache"
 
@@ -67,6 +77,11 @@ def test_no_token(tmp_path, sim):
     ("poll=0", "poll=0"),
     ("seconds=four", "seconds=four"),
     ("size=big", "size=big"),
+    ("seconds=0", "seconds=0: want a whole number from 1 to 60"),
+    ("seconds=999", "seconds=999: want a whole number from 1 to 60"),
+    ("size=0x0", "size=0x0: want WIDTHxHEIGHT"),
+    ("size=1280x0", "size=1280x0: want WIDTHxHEIGHT"),
+    ("model=", "model=: want a model name"),
     ("prefetch=maybe", "prefetch=maybe"),
     ("cache_max=lots", "cache_max=lots"),
     ("endpoint=ftp://example.com/v1", "videofs: "),
@@ -75,7 +90,24 @@ def test_no_token(tmp_path, sim):
 def test_bad_option(tmp_path, sim, option, words):
     mnt = mountpoint(tmp_path)
     r = run_videofs(tmp_path, ["-o", base_opts(tmp_path, sim.url) + "," + option, mnt])
-    assert words in one_line(r)
+    assert words in refused(r, mnt)
+    assert not os.path.ismount(mnt)
+    assert sim.api_total() == 0
+
+
+@pytest.mark.parametrize("line, words", [
+    ("seconds=61", "seconds=61: want a whole number from 1 to 60"),
+    ("size=100001x720", "size=100001x720: want WIDTHxHEIGHT"),
+])
+def test_bad_default_in_config_file(tmp_path, sim, line, words):
+    """The config file's job defaults meet the checks front matter makes,
+    before anything is mounted or sent."""
+    conf = tmp_path / "config" / "videofs"
+    conf.mkdir(parents=True)
+    (conf / "config").write_text(f"[videofs]\n{line}\n")
+    mnt = mountpoint(tmp_path)
+    r = run_videofs(tmp_path, ["-o", base_opts(tmp_path, sim.url), mnt])
+    assert words in refused(r, mnt)
     assert not os.path.ismount(mnt)
     assert sim.api_total() == 0
 

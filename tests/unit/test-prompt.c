@@ -1,5 +1,5 @@
-/* test-prompt.c: prompt file names, the write-time checker, parsing and
- * the Ark conversion. */
+/* test-prompt.c: prompt file names, the write-time checker, parsing, the
+ * job defaults and the Ark conversion. */
 #include <string.h>
 
 #include "vf-error.h"
@@ -648,6 +648,98 @@ test_txt_to_ark (void)
                    "--resolution 720p\"}],\"camera_fixed\":true}");
 }
 
+static void
+assert_defaults_fail (const VfPromptDefaults *defaults, const char *message)
+{
+  GError *error = NULL;
+
+  g_assert_false (vf_prompt_defaults_check (defaults, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_cmpstr (error->message, ==, message);
+  g_clear_error (&error);
+}
+
+static void
+test_defaults (void)
+{
+  VfPromptDefaults d;
+  const VfPromptDefaults none = { NULL, NULL, NULL };
+  const VfPromptDefaults edges = { "m", "60", "100000x1" };
+  const VfPromptDefaults low = { "m", "1", "1x100000" };
+  GError *error = NULL;
+
+  vf_prompt_defaults_init (&d);
+  g_assert_cmpstr (d.model, ==, "sora-2");
+  g_assert_cmpstr (d.seconds, ==, "4");
+  g_assert_cmpstr (d.size, ==, "720x1280");
+  g_assert_true (vf_prompt_defaults_check (&d, &error));
+  g_assert_no_error (error);
+  g_assert_true (vf_prompt_defaults_check (&none, &error));
+  g_assert_true (vf_prompt_defaults_check (&edges, &error));
+  g_assert_true (vf_prompt_defaults_check (&low, &error));
+  g_assert_no_error (error);
+
+  assert_defaults_fail (&(VfPromptDefaults){ "", NULL, NULL }, "model=: want a model name");
+  assert_defaults_fail (&(VfPromptDefaults){ NULL, "0", NULL },
+                        "seconds=0: want a whole number from 1 to 60");
+  assert_defaults_fail (&(VfPromptDefaults){ NULL, "999", NULL },
+                        "seconds=999: want a whole number from 1 to 60");
+  assert_defaults_fail (&(VfPromptDefaults){ NULL, "4.5", NULL },
+                        "seconds=4.5: want a whole number from 1 to 60");
+  assert_defaults_fail (&(VfPromptDefaults){ NULL, NULL, "0x0" },
+                        "size=0x0: want WIDTHxHEIGHT with sides from 1 to 100000, like 1280x720");
+  assert_defaults_fail (
+      &(VfPromptDefaults){ NULL, NULL, "1280x0" },
+      "size=1280x0: want WIDTHxHEIGHT with sides from 1 to 100000, like 1280x720");
+  assert_defaults_fail (&(VfPromptDefaults){ NULL, NULL, "100001x720" },
+                        "size=100001x720: want WIDTHxHEIGHT with sides from 1 to 100000, like "
+                        "1280x720");
+}
+
+/* A default is taken exactly when a front matter line with the same value
+ * would be. */
+static void
+test_defaults_match_front_matter (void)
+{
+  static const char *const seconds[]
+      = { "1", "4", "08", "60", "0", "61", "999", "-1", "4.5", "four", "1234567890" };
+  static const char *const sizes[] = { "720x1280",   "1x1",  "100000x100000", "0x0", "1280x0",
+                                       "100001x720", "1280", "1280x720x1",    "axb", "x720" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (seconds) + G_N_ELEMENTS (sizes); i++)
+    {
+      gboolean is_seconds = i < G_N_ELEMENTS (seconds);
+      const char *value = is_seconds ? seconds[i] : sizes[i - G_N_ELEMENTS (seconds)];
+      VfPromptDefaults d = { NULL, is_seconds ? value : NULL, is_seconds ? NULL : value };
+      g_autofree char *text
+          = g_strdup_printf ("---\n%s: %s\n---\nHi", is_seconds ? "seconds" : "size", value);
+      g_autoptr (GError) e1 = NULL;
+      g_autoptr (GError) e2 = NULL;
+      g_autoptr (json_t) body = vf_prompt_parse (text, strlen (text), FALSE, NULL, &e2);
+
+      g_test_message ("%s", text);
+      g_assert_cmpint (vf_prompt_defaults_check (&d, &e1), ==, body != NULL);
+    }
+}
+
+static void
+test_file_rename (void)
+{
+  static const struct
+  {
+    const char *old, *name, *want;
+  } cases[] = {
+    { "a.txt", "b", "b.txt" }, { "a.json", "b", "b.json" }, { "a.b.json", "c", "c.json" },
+    { NULL, "b", "b.txt" },    { "a", "b", "b.txt" },       { "a.txt", "b.c", "b.c.txt" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *got = vf_prompt_file_rename (cases[i].old, cases[i].name);
+      g_assert_cmpstr (got, ==, cases[i].want);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -666,5 +758,8 @@ main (int argc, char **argv)
   g_test_add_func ("/prompt/parse/json-errors", test_parse_json_errors);
   g_test_add_func ("/prompt/to-ark", test_to_ark);
   g_test_add_func ("/prompt/txt-to-ark", test_txt_to_ark);
+  g_test_add_func ("/prompt/defaults", test_defaults);
+  g_test_add_func ("/prompt/defaults/match-front-matter", test_defaults_match_front_matter);
+  g_test_add_func ("/prompt/file-rename", test_file_rename);
   return g_test_run ();
 }
