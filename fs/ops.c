@@ -12,9 +12,10 @@
  *   `rm -r jobs/NAME` works; removing the directory forgets the job.
  * - Live files (status, status.json, error, the root status, events) use
  *   direct I/O.  A handle serves one snapshot of the text, taken at its
- *   first read and renewed by every read at offset 0 (and, for the
- *   append-only events, by a read at its end), so a reader that reads in
- *   pieces gets one consistent text and `tail -f` sees the log grow.
+ *   first read and renewed by every read at offset 0, so a reader that
+ *   reads in pieces gets one consistent text.  The events log only grows:
+ *   each read gets the bytes it asks for as they are now (and copies no
+ *   more of the log), so `tail -f` sees it grow.
  * - poll() on a live file reports POLLIN once its text changed since the
  *   handle last read it (or since the open), and wakes when it does.
  */

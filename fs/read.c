@@ -31,14 +31,31 @@ relookup (VfFs *fs, const VfNode *old, VfNode *node)
   return vf_tree_lookup (fs, path, node);
 }
 
+/* The events log only grows: a read gets the bytes it asks for, as they
+ * are now, and copies no more of the log. */
+static int
+read_events (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&h->lock);
+  g_autoptr (GBytes) piece = NULL;
+  gint64 changed_us;
+  gsize len;
+  const char *data;
+
+  piece = vf_jobs_events_read (fs->jobs, offset, size, NULL, &changed_us);
+  data = g_bytes_get_data (piece, &len);
+  memcpy (buf, data, len);
+  h->seen_us = changed_us;
+  return (int)len;
+}
+
 /* Takes h->lock, then the job table's locks (through tree.c). */
 static int
 read_text (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
 {
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&h->lock);
-  gsize len = h->snapshot ? g_bytes_get_size (h->snapshot) : 0;
 
-  if (!h->snapshot || offset == 0 || (h->node.kind == VF_NODE_EVENTS && (gsize)offset >= len))
+  if (!h->snapshot || offset == 0)
     {
       VfNode node;
       if (relookup (fs, &h->node, &node) == 0)
@@ -165,7 +182,8 @@ vf_read_buf (const char *path, struct fuse_bufvec **bufp, size_t size, off_t off
   if (h->file)
     res = vf_files_read (h->file, mem, size, offset);
   else
-    res = read_text (fs, h, mem, size, offset);
+    res = h->node.kind == VF_NODE_EVENTS ? read_events (fs, h, mem, size, offset)
+                                         : read_text (fs, h, mem, size, offset);
   if (res < 0)
     {
       free (mem);

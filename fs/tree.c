@@ -269,13 +269,6 @@ vf_tree_text (VfFs *fs, const VfNode *node, gint64 *changed_us)
           *changed_us = fs->mount_us;
         return b;
       }
-    case VF_NODE_EVENTS:
-      {
-        GBytes *b = vf_jobs_events (fs->jobs, changed_us);
-        if (*changed_us <= 0)
-          *changed_us = fs->mount_us;
-        return b;
-      }
     case VF_NODE_ENTRY:
       break;
     default:
@@ -311,11 +304,11 @@ vf_tree_changed_us (VfFs *fs, const VfNode *node)
   switch (node->kind)
     {
     case VF_NODE_STATUS:
+      changed_us = vf_jobs_status_changed_us (fs->jobs);
+      return changed_us > 0 ? changed_us : fs->mount_us;
     case VF_NODE_EVENTS:
-      {
-        g_autoptr (GBytes) b G_GNUC_UNUSED = vf_tree_text (fs, node, &changed_us);
-        return changed_us;
-      }
+      vf_jobs_events_size (fs->jobs, &changed_us);
+      return changed_us > 0 ? changed_us : fs->mount_us;
     case VF_NODE_ENTRY:
       {
         g_autofree char *path = g_strdup_printf ("/%s/%s/%s", node->by_id ? "videos" : "jobs",
@@ -385,6 +378,14 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
     case VF_NODE_VIDEO:
       fill_dir (fs, st, 0555, created_us (node->info));
       return 0;
+    case VF_NODE_EVENTS:
+      {
+        /* the log's size, without a copy of it */
+        gint64 changed_us;
+        guint64 size = vf_jobs_events_size (fs->jobs, &changed_us);
+        fill_file (fs, st, size, changed_us > 0 ? changed_us : fs->mount_us);
+        return 0;
+      }
     case VF_NODE_FILE:
       {
         int res = vf_files_stat (fs, node->name, st);

@@ -162,7 +162,7 @@ struct vf_handle
 {
   VfNode node;
   /* text nodes: the bytes this handle serves, refreshed by a read at
-   * offset 0 (and, for events, by a read at the end); before the job
+   * offset 0 (events: none, each read asks the log); before the job
    * table's locks */
   GMutex lock;
   GBytes *snapshot;

@@ -22,6 +22,12 @@ gssize vf_cache_entry_read (VfCacheEntry *entry, void *buf, gsize len, gint64 of
 gboolean vf_cache_entry_is_whole (VfCacheEntry *entry);
 void vf_cache_close (VfCacheEntry *entry);
 
+/* vf_cache_read_fd(), copied into buf by one whole pread() of the
+ * descriptor. */
+gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
+                      void *buf, gsize len, gint64 offset, GCancellable *cancellable,
+                      GError **error);
+
 /* Bytes of all entries on disk. */
 guint64 vf_cache_usage (VfCache *cache);
 /* Waits until the files that became complete are in place under their

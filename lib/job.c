@@ -63,8 +63,7 @@ vf_job_drop (gpointer data)
 void
 vf_job_set_name (Job *job, const char *name)
 {
-  const char *dot = strrchr (job->prompt_file, '.');
-  char *prompt_file = g_strconcat (name, dot ? dot : ".txt", NULL);
+  char *prompt_file = vf_prompt_file_rename (job->prompt_file, name);
 
   g_free (job->name);
   job->name = g_strdup (name);

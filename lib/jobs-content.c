@@ -10,8 +10,6 @@
 #include "jobs-private.h"
 #include "vf-error.h"
 
-#include "vf-fdio.h"
-
 #include <string.h>
 #include <unistd.h>
 
@@ -311,26 +309,6 @@ vf_jobs_read_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant varian
     vf_jobs_content_done (task->id, variant, local, jobs);
   g_propagate_error (error, g_steal_pointer (&local));
   return -1;
-}
-
-gssize
-vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
-              gsize len, gint64 offset, GCancellable *cancellable, GError **error)
-{
-  int fd = -1;
-  gssize n = vf_jobs_read_fd (jobs, key, by_id, variant, len, offset, &fd, cancellable, error);
-  int errsv;
-
-  if (n <= 0)
-    return n;
-  errsv = vf_pread_all (fd, buf, n, offset);
-  close (fd);
-  if (errsv)
-    {
-      vf_set_error (error, VF_ERROR_FAILED, "cannot read the cached bytes: %s", g_strerror (errsv));
-      return -1;
-    }
-  return n;
 }
 
 gboolean

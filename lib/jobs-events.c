@@ -35,12 +35,6 @@ vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json_t *e
 }
 
 GBytes *
-vf_jobs_events (VfJobs *jobs, gint64 *changed_us)
-{
-  return vf_jobs_events_read (jobs, 0, G_MAXSIZE, NULL, changed_us);
-}
-
-GBytes *
 vf_jobs_events_read (VfJobs *jobs, guint64 offset, gsize len, guint64 *size, gint64 *changed_us)
 {
   GBytes *bytes;

@@ -12,9 +12,7 @@ void
 vf_jobs_config_init (VfJobsConfig *config)
 {
   memset (config, 0, sizeof *config);
-  config->defaults.model = "sora-2";
-  config->defaults.seconds = "4";
-  config->defaults.size = "720x1280";
+  vf_prompt_defaults_init (&config->defaults);
   config->poll_s = 5;
   config->prefetch = TRUE;
 }

@@ -81,12 +81,6 @@ gssize vf_cache_read_fd (VfCache *cache, const VfTask *task, VfVariant variant, 
                          gsize len, gint64 offset, int *fd_out, GCancellable *cancellable,
                          GError **error);
 
-/* The same, copied into buf: vf_cache_read_fd() and one whole pread() of
- * the descriptor.  Only vf_jobs_read() and the tests call it. */
-gssize vf_cache_read (VfCache *cache, const VfTask *task, VfVariant variant, gint64 total,
-                      void *buf, gsize len, gint64 offset, GCancellable *cancellable,
-                      GError **error);
-
 /* Whether all `total` bytes of (id, variant) are cached. */
 gboolean vf_cache_is_whole (VfCache *cache, const char *id, VfVariant variant, gint64 total);
 /* Bytes of (id, variant) present in the cache (0 when unknown). */

@@ -10,7 +10,7 @@
  * Locking: one mutex guards the table; no function holds it across network
  * or disk I/O.  Readers get copies (VfJobInfo, GBytes) and never wait on the
  * network, except vf_jobs_submit() (the user waits for the API's answer, as
- * the contract says) and vf_jobs_read() of bytes not yet fetched.
+ * the contract says) and vf_jobs_read_fd() of bytes not yet fetched.
  *
  * Ownership: every returned object belongs to the caller.
  */
@@ -112,7 +112,6 @@ VfJobInfo *vf_jobs_get_video (VfJobs *jobs, const char *id);
  * *changed_us (may be NULL) is the time of their last change. */
 GBytes *vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us);
 gint64 vf_jobs_status_changed_us (VfJobs *jobs);
-GBytes *vf_jobs_events (VfJobs *jobs, gint64 *changed_us);
 /* At most `len` bytes of the events log from `offset` (empty past its
  * end); *size (may be NULL) is the log's size then.  Copies only those. */
 GBytes *vf_jobs_events_read (VfJobs *jobs, guint64 offset, gsize len, guint64 *size,
@@ -148,15 +147,13 @@ gboolean vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError 
  * API when delete_remote. */
 gboolean vf_jobs_forget (VfJobs *jobs, const char *name, GError **error);
 
-/* Reads content bytes of a job (by name) or a video (by id when `by_id`).
- * Waits until these bytes are fetched (downloads follow the readers, so a
- * read far into the file does not wait for the bytes before it); returns
- * the count (short only at the end), or -1 with *error (VF_ERROR_EXPIRED,
- * VF_ERROR_PROTOCOL, ...).  `cancellable` interrupts the wait. */
-gssize vf_jobs_read (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, void *buf,
-                     gsize len, gint64 offset, GCancellable *cancellable, GError **error);
-/* The same, without copying: when it returns more than 0, *fd_out is a new
- * descriptor (the caller's to close) holding those bytes at `offset`. */
+/* Content bytes of a job (by name) or a video (by id when `by_id`), with
+ * no copy: waits until these bytes are fetched (downloads follow the
+ * readers, so a read far into the file does not wait for the bytes before
+ * it); returns the count (short only at the end) and sets *fd_out to a new
+ * descriptor (the caller's to close) holding them at `offset`; 0 at the
+ * end; or -1 with *error (VF_ERROR_EXPIRED, VF_ERROR_PROTOCOL, ...).
+ * `cancellable` interrupts the wait. */
 gssize vf_jobs_read_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant, gsize len,
                         gint64 offset, int *fd_out, GCancellable *cancellable, GError **error);
 

@@ -4,7 +4,7 @@
  *
  * CACHE_RSS_BYTES sets the size of each file (default 64 MiB).
  */
-#include "vf-cache.h"
+#include "cache-testing.h"
 #include "vf-error.h"
 #include "../testutil.h"
 

@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #else
@@ -173,4 +174,19 @@ submit_ok (Fixture *f, const char *prompt_file, const char *text)
 
   g_assert_true (vf_jobs_submit (f->jobs, prompt_file, text, strlen (text), &error));
   g_assert_no_error (error);
+}
+
+gssize
+read_copy (Fixture *f, const char *key, gboolean by_id, VfVariant variant, void *buf, gsize len,
+           gint64 offset, GCancellable *cancellable, GError **error)
+{
+  int fd = -1;
+  gssize n = vf_jobs_read_fd (f->jobs, key, by_id, variant, len, offset, &fd, cancellable, error);
+
+  if (n > 0)
+    {
+      g_assert_cmpint (pread (fd, buf, n, offset), ==, n);
+      close (fd);
+    }
+  return n;
 }

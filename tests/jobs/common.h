@@ -34,6 +34,9 @@ void fixture_setup (Fixture *f, const char *const *args);
 /* Opens f->jobs with fixture_config() and `poll_s`; starts it when `start`. */
 void fixture_open (Fixture *f, double poll_s, gboolean prefetch, gboolean start);
 void fixture_teardown (Fixture *f);
+/* vf_jobs_read_fd(), copied into buf. */
+gssize read_copy (Fixture *f, const char *key, gboolean by_id, VfVariant variant, void *buf,
+                  gsize len, gint64 offset, GCancellable *cancellable, GError **error);
 /* Submits `text` as the prompt file; fails the test unless it is accepted. */
 void submit_ok (Fixture *f, const char *prompt_file, const char *text);
 

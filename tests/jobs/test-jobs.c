@@ -20,7 +20,7 @@ get_job (Fixture *f, const char *name)
   return info;
 }
 
-/* Reads a whole content file through vf_jobs_read in `chunk` pieces. */
+/* Reads a whole content file through vf_jobs_read_fd in `chunk` pieces. */
 static GBytes *
 read_all (Fixture *f, const char *key, gboolean by_id, VfVariant variant, gsize chunk,
           GError **error)
@@ -30,7 +30,7 @@ read_all (Fixture *f, const char *key, gboolean by_id, VfVariant variant, gsize 
 
   for (;;)
     {
-      gssize n = vf_jobs_read (f->jobs, key, by_id, variant, buf, chunk, data->len, NULL, error);
+      gssize n = read_copy (f, key, by_id, variant, buf, chunk, data->len, NULL, error);
 
       if (n < 0)
         {
@@ -57,7 +57,7 @@ assert_truth (Fixture *f, GBytes *bytes, const char *id, const char *variant)
 static GPtrArray *
 events_of (Fixture *f)
 {
-  g_autoptr (GBytes) bytes = vf_jobs_events (f->jobs, NULL);
+  g_autoptr (GBytes) bytes = vf_jobs_events_read (f->jobs, 0, G_MAXSIZE, NULL, NULL);
   g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
@@ -340,9 +340,8 @@ test_failed (void)
   g_assert_true (g_str_has_prefix (info->status, "failed moderation_blocked: "));
   g_assert_true (g_str_has_prefix (info->error, "moderation_blocked: "));
   g_assert_cmpint (info->content_size[VF_VARIANT_VIDEO], ==, -1);
-  g_assert_cmpint (
-      vf_jobs_read (f->jobs, "owl", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error), ==,
-      -1);
+  g_assert_cmpint (read_copy (f, "owl", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error),
+                   ==, -1);
   g_assert_error (error, VF_ERROR, VF_ERROR_NOT_FOUND);
   g_assert_cmpint (sim_requests (f->sim, "content"), ==, 0);
   fixture_teardown (f);
@@ -532,9 +531,8 @@ test_expired (void)
   wait_status (f, "old", "completed", 20);
   info = get_job (f, "old");
   sim_expire (f->sim, info->id);
-  g_assert_cmpint (
-      vf_jobs_read (f->jobs, "old", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error), ==,
-      -1);
+  g_assert_cmpint (read_copy (f, "old", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error),
+                   ==, -1);
   g_assert_error (error, VF_ERROR, VF_ERROR_EXPIRED);
   g_assert_cmpint (vf_error_to_errno (error), ==, ENOENT);
   after = get_job (f, "old");
@@ -565,9 +563,8 @@ test_bad_content_refused (void)
   info = get_job (f, "bad");
 
   sim_fault (f->sim, "json_content");
-  g_assert_cmpint (
-      vf_jobs_read (f->jobs, "bad", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error), ==,
-      -1);
+  g_assert_cmpint (read_copy (f, "bad", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, NULL, &error),
+                   ==, -1);
   g_assert_error (error, VF_ERROR, VF_ERROR_PROTOCOL);
   g_assert_cmpint (vf_error_to_errno (error), ==, EIO);
   g_clear_error (&error);
@@ -680,9 +677,9 @@ test_cancelled_read (void)
   sim_fault (f->sim, "slow:rate=100000");
   g_cancellable_cancel (cancellable);
   t0 = g_get_monotonic_time ();
-  g_assert_cmpint (vf_jobs_read (f->jobs, "slow", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0,
-                                 cancellable, &error),
-                   ==, -1);
+  g_assert_cmpint (
+      read_copy (f, "slow", FALSE, VF_VARIANT_VIDEO, buf, sizeof buf, 0, cancellable, &error), ==,
+      -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpint (vf_error_to_errno (error), ==, EINTR);
   g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC * time_scale ());
@@ -1051,9 +1048,9 @@ test_ark (void)
   assert_truth (f, video, info->id, "video");
   g_assert_cmpint (sim_requests (f->sim, "file"), ==, 2);
   g_assert_cmpint (sim_counter (f->sim, "bearer_on_presigned"), ==, 0);
-  g_assert_cmpint (vf_jobs_read (f->jobs, "river", FALSE, VF_VARIANT_THUMBNAIL, buf, sizeof buf, 0,
-                                 NULL, &error),
-                   ==, -1);
+  g_assert_cmpint (
+      read_copy (f, "river", FALSE, VF_VARIANT_THUMBNAIL, buf, sizeof buf, 0, NULL, &error), ==,
+      -1);
   g_assert_error (error, VF_ERROR, VF_ERROR_NOT_FOUND);
   fixture_teardown (f);
 }
