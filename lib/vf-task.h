@@ -19,6 +19,9 @@ typedef enum
   VF_PROTO_ARK,    /* Volcengine Ark content-generation tasks (Seedance) */
 } VfProtocol;
 
+/* How many there are: the size of arrays indexed by VfProtocol. */
+#define VF_N_PROTOCOLS (VF_PROTO_ARK + 1)
+
 typedef enum
 {
   VF_STATE_UNKNOWN, /* a word this code does not know: treated as still running */

@@ -330,14 +330,14 @@ test_openai_remix (Fixture *f, gconstpointer data)
   g_autoptr (VfTask) remix = NULL;
   g_autoptr (VfTask) none = NULL;
 
-  remix = vf_client_remix (f->client, done->id, "the same, at night", &error);
+  remix = vf_client_remix (f->client, VF_PROTO_OPENAI, done->id, "the same, at night", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (remix->remixed_from, ==, done->id);
   g_assert_cmpstr (remix->prompt, ==, "the same, at night");
   g_assert_cmpstr (remix->id, !=, done->id);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 1);
 
-  none = vf_client_remix (f->client, "video_does_not_exist", "x", &error);
+  none = vf_client_remix (f->client, VF_PROTO_OPENAI, "video_does_not_exist", "x", &error);
   g_assert_null (none);
   g_assert_error (error, VF_ERROR, VF_ERROR_NOT_FOUND);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 2);
@@ -738,7 +738,7 @@ test_fault_5xx (Fixture *f, gconstpointer data)
   /* nor a remix */
   sim_fault (f->sim, "5xx:count=1,status=500,call=remix");
   sim_complete (f->sim, task->id);
-  g_assert_null (vf_client_remix (f->client, task->id, "again", &error));
+  g_assert_null (vf_client_remix (f->client, VF_PROTO_OPENAI, task->id, "again", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_SERVER);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 1);
 
@@ -1213,7 +1213,7 @@ test_fault_hostile_id (Fixture *f, gconstpointer data)
   g_assert_false (vf_client_delete (f->client, VF_PROTO_OPENAI, "", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
   g_clear_error (&error);
-  g_assert_null (vf_client_remix (f->client, "a/b", "x", &error));
+  g_assert_null (vf_client_remix (f->client, VF_PROTO_OPENAI, "a/b", "x", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
   g_clear_error (&error);
   g_assert_cmpint (sim_requests (f->sim, "retrieve"), ==, 0);
