@@ -1,8 +1,10 @@
 /* vf-task.h: the one task model both protocols map into, and the only
- * module that turns API JSON into C structs.
+ * module that turns API JSON into C structs (task.c: tasks, error bodies,
+ * id checks; task-page.c: list pages).
  *
- * Ownership: the parsers return new objects the caller frees; a VfTask holds
- * its own reference to the raw JSON object it came from (for status.json).
+ * Ownership: the parsers borrow the JSON they read and return new objects
+ * the caller frees; a VfTask holds its own reference to the raw JSON object
+ * it came from (for status.json), and a VfTaskPage owns its tasks.
  */
 #pragma once
 
