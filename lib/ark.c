@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vf-error.h"
+#include "vf-prompt.h"
 #include "vf-proto.h"
 
 static gboolean
@@ -180,6 +181,7 @@ const VfProtoOps vf_ark_ops = {
   .list = ark_list,
   .delete = ark_delete,
   .remix = NULL,
+  .body_from_prompt = vf_prompt_to_ark,
   .task_from_json = vf_task_from_ark,
   .content_url = ark_content_url,
   .content_bearer = FALSE,

@@ -91,6 +91,16 @@ vf_protocol_has_variant (VfProtocol protocol, VfVariant variant)
   return FALSE;
 }
 
+json_t *
+vf_protocol_create_body (VfProtocol protocol, json_t *body)
+{
+  const VfProtoOps *ops = ops_of (protocol);
+
+  if (ops && ops->body_from_prompt)
+    return ops->body_from_prompt (body);
+  return json_incref (body);
+}
+
 VfTask *
 vf_protocol_task_from_json (VfProtocol protocol, json_t *object, GError **error)
 {

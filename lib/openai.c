@@ -224,6 +224,7 @@ const VfProtoOps vf_openai_ops = {
   .list = openai_list,
   .delete = openai_delete,
   .remix = openai_remix,
+  .body_from_prompt = NULL,
   .task_from_json = vf_task_from_openai,
   .content_url = openai_content_url,
   .content_bearer = TRUE,

@@ -56,6 +56,11 @@ gboolean vf_protocol_from_name (const char *name, VfProtocol *protocol);
 const VfVariant *vf_protocol_variants (VfProtocol protocol, gsize *n_variants);
 gboolean vf_protocol_has_variant (VfProtocol protocol, VfVariant variant);
 
+/* The create body, in the protocol's shape, for the body of a prompt file
+ * (vf_prompt_parse()'s, in OpenAI shape).  Returns a new reference; `body`
+ * is not changed. */
+json_t *vf_protocol_create_body (VfProtocol protocol, json_t *body);
+
 /* A task object of the protocol, as vf_task_from_openai() and friends. */
 VfTask *vf_protocol_task_from_json (VfProtocol protocol, json_t *object, GError **error);
 

@@ -7,7 +7,8 @@
  * vf-call.h and vf-task.h; it never calls up into client.c.  A new protocol
  * is a new file, a new VfProtocol and one line in client.c's table.
  *
- * A table must set every member but remix (NULL: the API has none) and
+ * A table must set every member but remix (NULL: the API has none),
+ * body_from_prompt (NULL: a prompt's body is already this protocol's) and
  * default_models (NULL: only routes send models to it).  The functions
  * get the protocol's own endpoint; its base is NULL when the user
  * configured none, and the function then fails with VF_ERROR_INVALID.
@@ -35,6 +36,10 @@ typedef struct
   VfTaskPage *(*list) (const VfEndpoint *endpoint, const char *cursor, int limit, GError **error);
   gboolean (*delete) (const VfEndpoint *endpoint, const char *id, GError **error);
   VfTask *(*remix) (const VfEndpoint *endpoint, const char *id, const char *prompt, GError **error);
+  /* The create body for a prompt file's body, which vf_prompt_parse() gives
+   * in OpenAI shape (a new reference; `body` is not changed); NULL: that
+   * shape is this protocol's. */
+  json_t *(*body_from_prompt) (json_t *body);
   /* A task object of this protocol, as the journal kept it. */
   VfTask *(*task_from_json) (json_t *object, GError **error);
 

@@ -759,6 +759,24 @@ test_protocol_table (Fixture *f, gconstpointer data)
   g_assert_cmpstr (vf_variant_name (VF_VARIANT_THUMBNAIL), ==, "thumbnail");
   g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_SPRITESHEET), ==, "spritesheet.jpg");
 
+  /* a prompt's body in each protocol's shape; a journal's task back */
+  {
+    g_autoptr (json_t) body = json_pack ("{s:s, s:s}", "model", "m", "prompt", "a fox");
+    g_autoptr (json_t) same = vf_protocol_create_body (VF_PROTO_OPENAI, body);
+    g_autoptr (json_t) ark = vf_protocol_create_body (VF_PROTO_ARK, body);
+    g_autoptr (json_t) raw = json_pack ("{s:s, s:s}", "id", "cgt-7", "status", "running");
+    g_autoptr (VfTask) task = vf_protocol_task_from_json (VF_PROTO_ARK, raw, NULL);
+
+    g_assert_true (same == body);
+    g_assert_cmpstr (json_string_value (json_object_get (ark, "model")), ==, "m");
+    g_assert_cmpstr (json_string_value (json_object_get (
+                         json_array_get (json_object_get (ark, "content"), 0), "text")),
+                     ==, "a fox");
+    g_assert_null (json_object_get (body, "content"));
+    g_assert_cmpint (task->protocol, ==, VF_PROTO_ARK);
+    g_assert_cmpint (task->state, ==, VF_STATE_IN_PROGRESS);
+  }
+
   /* Ark has no remix: refused without a request */
   {
     g_autoptr (GError) error = NULL;
