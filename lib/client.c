@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "vf-call.h"
 #include "vf-content.h"
 #include "vf-error.h"
 #include "vf-proto.h"

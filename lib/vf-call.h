@@ -20,7 +20,7 @@
 
 G_BEGIN_DECLS
 
-typedef struct
+typedef struct vf_endpoint
 {
   const char *base;  /* the protocol's base URL, no trailing slash; NULL: not configured */
   const char *token; /* bearer, or NULL; never logged */

@@ -16,9 +16,9 @@
 
 #include <gio/gio.h>
 
-#include "vf-call.h"
-
 G_BEGIN_DECLS
+
+struct vf_endpoint; /* vf-call.h, which users of the client need not see */
 
 typedef struct
 {
@@ -40,14 +40,14 @@ typedef gboolean (*VfContentSink) (const void *data, gsize len, gpointer user_da
  * the end; offset 0 and length -1: no Range header), with the bearer when
  * `bearer`.  Not retried: the caller resumes from what it has.  info may be
  * NULL. */
-gboolean vf_content_get (const VfEndpoint *endpoint, const char *url, gboolean bearer,
+gboolean vf_content_get (const struct vf_endpoint *endpoint, const char *url, gboolean bearer,
                          gint64 offset, gint64 length, const char *if_range, VfContentSink sink,
                          gpointer user_data, VfContentInfo *info, GCancellable *cancellable,
                          GError **error);
 
 /* The size and ETag of the content at url, without its bytes (a one-byte
  * Range request, retried like a read). */
-gboolean vf_content_probe (const VfEndpoint *endpoint, const char *url, gboolean bearer,
+gboolean vf_content_probe (const struct vf_endpoint *endpoint, const char *url, gboolean bearer,
                            VfContentInfo *info, GError **error);
 
 /* Whether a content call failed because the API no longer has the content
