@@ -1,31 +1,33 @@
-/* ark.c: Volcengine Ark's content-generation tasks (Seedance). */
+/* ark.c: Volcengine Ark's content-generation tasks (Seedance).
+ * Exports one table, vf_ark_ops (vf-proto.h). */
 #include <string.h>
 
 #include "vf-error.h"
+#include "vf-prompt.h"
 #include "vf-proto.h"
 
 static gboolean
-have_endpoint (VfClient *client, GError **error)
+have_endpoint (const VfEndpoint *endpoint, GError **error)
 {
-  if (client->ark_endpoint)
+  if (endpoint->base)
     return TRUE;
   vf_set_error (error, VF_ERROR_INVALID, "no Ark endpoint is configured (ark_endpoint=URL)");
   return FALSE;
 }
 
 static char *
-tasks_url (VfClient *client, const char *id)
+tasks_url (const VfEndpoint *endpoint, const char *id)
 {
   g_autofree char *escaped = NULL;
 
   if (!id)
-    return g_strdup_printf ("%s/contents/generations/tasks", client->ark_endpoint);
-  escaped = vf_client_escape (id);
-  return g_strdup_printf ("%s/contents/generations/tasks/%s", client->ark_endpoint, escaped);
+    return g_strdup_printf ("%s/contents/generations/tasks", endpoint->base);
+  escaped = vf_call_escape (id);
+  return g_strdup_printf ("%s/contents/generations/tasks/%s", endpoint->base, escaped);
 }
 
-VfTask *
-vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error)
+static VfTask *
+ark_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GError **error)
 {
   g_autofree char *url = NULL;
   g_autoptr (json_t) answer = NULL;
@@ -33,7 +35,7 @@ vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error)
   VfCall call = { .method = "POST", .body = request->body, .idempotent = FALSE };
   VfTask *task = NULL;
 
-  if (!have_endpoint (client, error))
+  if (!have_endpoint (endpoint, error))
     return NULL;
   if (request->image_path)
     {
@@ -41,10 +43,10 @@ vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error)
                     "Ark takes images as image_url items of content, not as a file");
       return NULL;
     }
-  url = tasks_url (client, NULL);
+  url = tasks_url (endpoint, NULL);
   call.url = url;
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   vf_http_response_clear (&response);
   if (!answer)
     return NULL;
@@ -80,25 +82,25 @@ vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error)
   return task;
 }
 
-VfTask *
-vf_ark_retrieve (VfClient *client, const char *id, GError **error)
+static VfTask *
+ark_retrieve (const VfEndpoint *endpoint, const char *id, GError **error)
 {
   g_autofree char *url = NULL;
   g_autoptr (json_t) answer = NULL;
   VfHttpResponse response = { 0 };
   VfCall call = { .method = "GET", .idempotent = TRUE };
 
-  if (!have_endpoint (client, error))
+  if (!have_endpoint (endpoint, error))
     return NULL;
-  url = tasks_url (client, id);
+  url = tasks_url (endpoint, id);
   call.url = url;
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   vf_http_response_clear (&response);
   return answer ? vf_task_from_ark (answer, error) : NULL;
 }
 
-VfTaskPage *
-vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error)
+static VfTaskPage *
+ark_list (const VfEndpoint *endpoint, const char *cursor, int limit, GError **error)
 {
   g_autofree char *base = NULL;
   g_autofree char *url = NULL;
@@ -109,7 +111,7 @@ vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error)
   int page_size = limit > 0 ? limit : 10;
   VfTaskPage *page;
 
-  if (!have_endpoint (client, error))
+  if (!have_endpoint (endpoint, error))
     return NULL;
   if (cursor && *cursor
       && !g_ascii_string_to_unsigned (cursor, 10, 1, G_MAXINT / MAX (page_size, 1), &page_num,
@@ -119,11 +121,11 @@ vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error)
                     cursor);
       return NULL;
     }
-  base = tasks_url (client, NULL);
+  base = tasks_url (endpoint, NULL);
   url = g_strdup_printf ("%s?page_num=%d&page_size=%d", base, (int)page_num, page_size);
   call.url = url;
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   vf_http_response_clear (&response);
   if (!answer)
     return NULL;
@@ -134,31 +136,26 @@ vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error)
   return page;
 }
 
-gboolean
-vf_ark_delete (VfClient *client, const char *id, GError **error)
+static gboolean
+ark_delete (const VfEndpoint *endpoint, const char *id, GError **error)
 {
   g_autofree char *url = NULL;
   g_autoptr (json_t) answer = NULL;
   VfHttpResponse response = { 0 };
   VfCall call = { .method = "DELETE", .idempotent = TRUE };
 
-  if (!have_endpoint (client, error))
+  if (!have_endpoint (endpoint, error))
     return FALSE;
-  url = tasks_url (client, id);
+  url = tasks_url (endpoint, id);
   call.url = url;
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   vf_http_response_clear (&response);
   return answer != NULL;
 }
 
-char *
-vf_ark_content_url (VfClient *client, const VfTask *task, VfVariant variant, GError **error)
+static char *
+ark_content_url (const VfEndpoint *endpoint, const VfTask *task, VfVariant variant, GError **error)
 {
-  if (variant != VF_VARIANT_VIDEO)
-    {
-      vf_set_error (error, VF_ERROR_NOT_FOUND, "Ark tasks have no %s", vf_variant_name (variant));
-      return NULL;
-    }
   if (!task->video_url)
     {
       vf_set_error (error, VF_ERROR_NOT_FOUND, "task %s has no video_url (yet)", task->id);
@@ -171,3 +168,23 @@ vf_ark_content_url (VfClient *client, const VfTask *task, VfVariant variant, GEr
     }
   return g_strdup (task->video_url);
 }
+
+/* The pre-signed video_url is the only content an Ark task has. */
+static const VfVariant ark_variants[] = { VF_VARIANT_VIDEO };
+
+const VfProtoOps vf_ark_ops = {
+  .name = "ark",
+  .title = "Ark",
+  .default_models = "doubao-seedance-*",
+  .create = ark_create,
+  .retrieve = ark_retrieve,
+  .list = ark_list,
+  .delete = ark_delete,
+  .remix = NULL,
+  .body_from_prompt = vf_prompt_to_ark,
+  .task_from_json = vf_task_from_ark,
+  .content_url = ark_content_url,
+  .content_bearer = FALSE,
+  .variants = ark_variants,
+  .n_variants = G_N_ELEMENTS (ark_variants),
+};

@@ -9,6 +9,7 @@
  * Redirects are followed here, not by libcurl, so that every hop is checked
  * like the first URL (http only to loopback) and the token goes only to the
  * scheme, host and port of the original URL, whatever the libcurl version.
+ * The URL rules themselves are in http-url.c.
  */
 #include "vf-http.h"
 
@@ -23,8 +24,6 @@
 
 #define HAVE_PREREQ (LIBCURL_VERSION_NUM >= 0x075000)        /* 7.80.0 */
 #define HAVE_PROTOCOLS_STR (LIBCURL_VERSION_NUM >= 0x075500) /* 7.85.0 */
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURLU, curl_url_cleanup)
 
 struct vf_http
 {
@@ -168,122 +167,6 @@ vf_http_response_header (const VfHttpResponse *response, const char *name)
     return NULL;
   key = g_ascii_strdown (name, -1);
   return g_hash_table_lookup (response->headers, key);
-}
-
-/* ----- URLs ----- */
-
-static gboolean
-host_is_loopback (const char *host)
-{
-  g_autofree char *bare = NULL;
-  g_autoptr (GInetAddress) address = NULL;
-  gsize len = strlen (host);
-
-  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
-    return TRUE;
-  if (len > 2 && host[0] == '[' && host[len - 1] == ']')
-    bare = g_strndup (host + 1, len - 2);
-  else
-    bare = g_strdup (host);
-  address = g_inet_address_new_from_string (bare);
-  return address && g_inet_address_get_is_loopback (address);
-}
-
-static CURLU *
-parse_url (const char *url)
-{
-  CURLU *u = curl_url ();
-
-  if (curl_url_set (u, CURLUPART_URL, url, 0) != CURLUE_OK)
-    {
-      curl_url_cleanup (u);
-      return NULL;
-    }
-  return u;
-}
-
-static char *
-url_part (CURLU *u, CURLUPart part, unsigned flags)
-{
-  char *value = NULL;
-  char *copy;
-
-  if (curl_url_get (u, part, &value, flags) != CURLUE_OK)
-    return NULL;
-  copy = g_strdup (value);
-  curl_free (value);
-  return copy;
-}
-
-char *
-vf_http_url_for_message (const char *url)
-{
-  g_autoptr (CURLU) u = parse_url (url);
-  char *shown;
-
-  if (!u)
-    return g_strdup ("(bad URL)");
-  curl_url_set (u, CURLUPART_USER, NULL, 0);
-  curl_url_set (u, CURLUPART_PASSWORD, NULL, 0);
-  curl_url_set (u, CURLUPART_QUERY, NULL, 0);
-  curl_url_set (u, CURLUPART_FRAGMENT, NULL, 0);
-  shown = url_part (u, CURLUPART_URL, 0);
-  return shown ? shown : g_strdup ("(bad URL)");
-}
-
-gboolean
-vf_http_url_allowed (const char *url, GError **error)
-{
-  g_autoptr (CURLU) u = url ? parse_url (url) : NULL;
-  g_autofree char *scheme = NULL;
-  g_autofree char *host = NULL;
-
-  if (!u)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "not a URL: %s", url ? url : "(none)");
-      return FALSE;
-    }
-  scheme = url_part (u, CURLUPART_SCHEME, 0);
-  host = url_part (u, CURLUPART_HOST, 0);
-  if (!scheme || !host || !*host)
-    {
-      vf_set_error (error, VF_ERROR_INVALID, "not a URL with a host: %s", url);
-      return FALSE;
-    }
-  if (g_ascii_strcasecmp (scheme, "https") == 0)
-    return TRUE;
-  if (g_ascii_strcasecmp (scheme, "http") == 0)
-    {
-      if (host_is_loopback (host))
-        return TRUE;
-      vf_set_error (error, VF_ERROR_INVALID,
-                    "plain http:// is allowed only to a loopback address, not to %s: use https://",
-                    host);
-      return FALSE;
-    }
-  vf_set_error (error, VF_ERROR_INVALID, "unsupported URL scheme %s: in %s", scheme, url);
-  return FALSE;
-}
-
-/* scheme://host:port, lower case, with the default port made explicit. */
-static char *
-origin_of (const char *url)
-{
-  g_autoptr (CURLU) u = parse_url (url);
-  g_autofree char *scheme = NULL;
-  g_autofree char *host = NULL;
-  g_autofree char *port = NULL;
-  g_autofree char *origin = NULL;
-
-  if (!u)
-    return NULL;
-  scheme = url_part (u, CURLUPART_SCHEME, 0);
-  host = url_part (u, CURLUPART_HOST, 0);
-  port = url_part (u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  if (!scheme || !host)
-    return NULL;
-  origin = g_strdup_printf ("%s://%s:%s", scheme, host, port ? port : "");
-  return g_ascii_strdown (origin, -1);
 }
 
 /* ----- one exchange ----- */
@@ -763,12 +646,12 @@ vf_http_perform (VfHttp *http, const VfHttpRequest *request, VfHttpResponse *res
     }
   if (g_cancellable_set_error_if_cancelled (request->cancellable, error))
     return FALSE;
-  origin = origin_of (url);
+  origin = vf_http_url_origin (url);
 
   for (int hop = 0;; hop++)
     {
       g_autofree char *target = NULL;
-      g_autofree char *here = origin_of (url);
+      g_autofree char *here = vf_http_url_origin (url);
       const char *bearer = NULL;
 
       if (request->bearer && here && origin && strcmp (here, origin) == 0)

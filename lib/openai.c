@@ -1,10 +1,12 @@
-/* openai.c: the OpenAI Videos API (Sora), as OpenAI and resellers serve it. */
+/* openai.c: the OpenAI Videos API (Sora), as OpenAI and resellers serve it.
+ * Exports one table, vf_openai_ops (vf-proto.h). */
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vf-error.h"
 #include "vf-proto.h"
+#include "vf-variant.h"
 
 /* openai-poll-after-ms: how long the server would like us to wait. */
 static void
@@ -41,10 +43,10 @@ image_type (const char *path)
   return "application/octet-stream";
 }
 
-VfTask *
-vf_openai_create (VfClient *client, const VfCreateRequest *request, GError **error)
+static VfTask *
+openai_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GError **error)
 {
-  g_autofree char *url = g_strdup_printf ("%s/videos", client->endpoint);
+  g_autofree char *url = g_strdup_printf ("%s/videos", endpoint->base);
   g_autoptr (GArray) parts = NULL;
   g_autoptr (GPtrArray) values = NULL;
   g_autoptr (json_t) answer = NULL;
@@ -100,32 +102,32 @@ vf_openai_create (VfClient *client, const VfCreateRequest *request, GError **err
   else
     call.body = request->body;
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   if (answer)
     task = task_from_answer (answer, &response, error);
   vf_http_response_clear (&response);
   return task;
 }
 
-VfTask *
-vf_openai_retrieve (VfClient *client, const char *id, GError **error)
+static VfTask *
+openai_retrieve (const VfEndpoint *endpoint, const char *id, GError **error)
 {
-  g_autofree char *escaped = vf_client_escape (id);
-  g_autofree char *url = g_strdup_printf ("%s/videos/%s", client->endpoint, escaped);
+  g_autofree char *escaped = vf_call_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s", endpoint->base, escaped);
   g_autoptr (json_t) answer = NULL;
   VfHttpResponse response = { 0 };
   VfCall call = { .method = "GET", .url = url, .idempotent = TRUE };
   VfTask *task = NULL;
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   if (answer)
     task = task_from_answer (answer, &response, error);
   vf_http_response_clear (&response);
   return task;
 }
 
-VfTaskPage *
-vf_openai_list (VfClient *client, const char *cursor, int limit, GError **error)
+static VfTaskPage *
+openai_list (const VfEndpoint *endpoint, const char *cursor, int limit, GError **error)
 {
   GString *url = g_string_new (NULL);
   g_autoptr (json_t) answer = NULL;
@@ -133,18 +135,18 @@ vf_openai_list (VfClient *client, const char *cursor, int limit, GError **error)
   VfCall call = { .method = "GET", .idempotent = TRUE };
   VfTaskPage *page = NULL;
 
-  g_string_printf (url, "%s/videos?order=desc", client->endpoint);
+  g_string_printf (url, "%s/videos?order=desc", endpoint->base);
   if (limit > 0)
     g_string_append_printf (url, "&limit=%d", limit);
   if (cursor && *cursor)
     {
-      g_autofree char *escaped = vf_client_escape (cursor);
+      g_autofree char *escaped = vf_call_escape (cursor);
 
       g_string_append_printf (url, "&after=%s", escaped);
     }
   call.url = url->str;
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   if (answer)
     page = vf_task_page_from_openai (answer, error);
   vf_http_response_clear (&response);
@@ -152,16 +154,16 @@ vf_openai_list (VfClient *client, const char *cursor, int limit, GError **error)
   return page;
 }
 
-gboolean
-vf_openai_delete (VfClient *client, const char *id, GError **error)
+static gboolean
+openai_delete (const VfEndpoint *endpoint, const char *id, GError **error)
 {
-  g_autofree char *escaped = vf_client_escape (id);
-  g_autofree char *url = g_strdup_printf ("%s/videos/%s", client->endpoint, escaped);
+  g_autofree char *escaped = vf_call_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s", endpoint->base, escaped);
   g_autoptr (json_t) answer = NULL;
   VfHttpResponse response = { 0 };
   VfCall call = { .method = "DELETE", .url = url, .idempotent = TRUE };
 
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   vf_http_response_clear (&response);
   if (!answer)
     return FALSE;
@@ -174,11 +176,11 @@ vf_openai_delete (VfClient *client, const char *id, GError **error)
   return TRUE;
 }
 
-VfTask *
-vf_openai_remix (VfClient *client, const char *id, const char *prompt, GError **error)
+static VfTask *
+openai_remix (const VfEndpoint *endpoint, const char *id, const char *prompt, GError **error)
 {
-  g_autofree char *escaped = vf_client_escape (id);
-  g_autofree char *url = g_strdup_printf ("%s/videos/%s/remix", client->endpoint, escaped);
+  g_autofree char *escaped = vf_call_escape (id);
+  g_autofree char *url = g_strdup_printf ("%s/videos/%s/remix", endpoint->base, escaped);
   g_autoptr (json_t) body = json_pack ("{s:s}", "prompt", prompt);
   g_autoptr (json_t) answer = NULL;
   VfHttpResponse response = { 0 };
@@ -190,21 +192,42 @@ vf_openai_remix (VfClient *client, const char *id, const char *prompt, GError **
       vf_set_error (error, VF_ERROR_INVALID, "the remix prompt is not valid UTF-8");
       return NULL;
     }
-  answer = vf_client_call_json (client, &call, &response, error);
+  answer = vf_call_json (endpoint, &call, &response, error);
   if (answer)
     task = task_from_answer (answer, &response, error);
   vf_http_response_clear (&response);
   return task;
 }
 
-char *
-vf_openai_content_url (VfClient *client, const VfTask *task, VfVariant variant, GError **error)
+static char *
+openai_content_url (const VfEndpoint *endpoint, const VfTask *task, VfVariant variant,
+                    GError **error)
 {
   g_autofree char *escaped = NULL;
 
   if (!vf_id_check (task->id, error))
     return NULL;
-  escaped = vf_client_escape (task->id);
-  return g_strdup_printf ("%s/videos/%s/content?variant=%s", client->endpoint, escaped,
+  escaped = vf_call_escape (task->id);
+  return g_strdup_printf ("%s/videos/%s/content?variant=%s", endpoint->base, escaped,
                           vf_variant_name (variant));
 }
+
+static const VfVariant openai_variants[]
+    = { VF_VARIANT_VIDEO, VF_VARIANT_THUMBNAIL, VF_VARIANT_SPRITESHEET };
+
+const VfProtoOps vf_openai_ops = {
+  .name = "openai",
+  .title = "OpenAI",
+  .default_models = NULL,
+  .create = openai_create,
+  .retrieve = openai_retrieve,
+  .list = openai_list,
+  .delete = openai_delete,
+  .remix = openai_remix,
+  .body_from_prompt = NULL,
+  .task_from_json = vf_task_from_openai,
+  .content_url = openai_content_url,
+  .content_bearer = TRUE,
+  .variants = openai_variants,
+  .n_variants = G_N_ELEMENTS (openai_variants),
+};

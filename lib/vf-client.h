@@ -1,18 +1,23 @@
 /* vf-client.h: the video APIs behind one interface.
  *
  * A VfClient holds the endpoints, the token and the model -> protocol
- * mapping; each call picks the protocol and speaks it (openai.c, ark.c).
- * Reads are retried per vf-retry.h; a create is retried only when it
- * provably never left.  All functions are thread-safe.
+ * mapping; each call picks the protocol's table (vf-proto.h: openai.c,
+ * ark.c) and hands the call to it.  Reads are retried per vf-retry.h; a
+ * create is retried only when it provably never left.  All functions are
+ * thread-safe; a VfClient is immutable once made.
  *
- * Ownership: returned tasks and pages belong to the caller.  Request bodies
- * are borrowed.
+ * Ownership: returned tasks, pages and errors belong to the caller; the
+ * config, request bodies and tasks passed in are borrowed (the client
+ * copies what it keeps of the config).  Protocol names and variant lists
+ * are static.
  */
 #pragma once
 
+#include "vf-content.h"
 #include "vf-http.h"
 #include "vf-retry.h"
 #include "vf-task.h"
+#include "vf-variant.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +43,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfClient, vf_client_free)
 
 VfProtocol vf_client_protocol_for_model (VfClient *client, const char *model);
 
+/* ----- the protocols ----- */
+
+/* "openai", "ark" (as routes and the journal spell them); NULL for a value
+ * that is not a VfProtocol.  from_name ignores case. */
+const char *vf_protocol_name (VfProtocol protocol);
+gboolean vf_protocol_from_name (const char *name, VfProtocol *protocol);
+
+/* The variants a protocol's tasks offer, video first (*n_variants of them;
+ * 0 and NULL for a value that is not a VfProtocol).  Content of any other
+ * variant fails with VF_ERROR_NOT_FOUND and sends nothing. */
+const VfVariant *vf_protocol_variants (VfProtocol protocol, gsize *n_variants);
+gboolean vf_protocol_has_variant (VfProtocol protocol, VfVariant variant);
+
+/* The create body, in the protocol's shape, for the body of a prompt file
+ * (vf_prompt_parse()'s, in OpenAI shape).  Returns a new reference; `body`
+ * is not changed. */
+json_t *vf_protocol_create_body (VfProtocol protocol, json_t *body);
+
+/* A task object of the protocol, as vf_task_from_openai() and friends. */
+VfTask *vf_protocol_task_from_json (VfProtocol protocol, json_t *object, GError **error);
+
+/* ----- calls ----- */
+
 typedef struct
 {
   /* The whole request body as the protocol wants it: for OpenAI
@@ -55,45 +83,18 @@ VfTask *vf_client_retrieve (VfClient *client, VfProtocol protocol, const char *i
 VfTaskPage *vf_client_list (VfClient *client, VfProtocol protocol, const char *cursor, int limit,
                             GError **error);
 gboolean vf_client_delete (VfClient *client, VfProtocol protocol, const char *id, GError **error);
-VfTask *vf_client_remix (VfClient *client, const char *id, const char *prompt, GError **error);
+/* Fails with VF_ERROR_INVALID for a protocol without remix (Ark). */
+VfTask *vf_client_remix (VfClient *client, VfProtocol protocol, const char *id, const char *prompt,
+                         GError **error);
 
 /* ----- content ----- */
 
-typedef enum
-{
-  VF_VARIANT_VIDEO,
-  VF_VARIANT_THUMBNAIL,
-  VF_VARIANT_SPRITESHEET,
-} VfVariant;
-
-const char *vf_variant_name (VfVariant variant);      /* "video", ... */
-const char *vf_variant_file_name (VfVariant variant); /* "video.mp4", ... */
-
-typedef struct
-{
-  int status;         /* 200 or 206 */
-  gint64 total_size;  /* whole size of the content, from Content-Range or Content-Length; -1 */
-  gint64 start;       /* first byte this answer carries */
-  gint64 length;      /* bytes this answer carries (Content-Length), -1 if unknown */
-  gboolean ranges;    /* the server honours Range (206 seen, or Accept-Ranges: bytes) */
-  char *etag;         /* or NULL */
-  char *content_type; /* or NULL */
-} VfContentInfo;
-
-void vf_content_info_clear (VfContentInfo *info);
-
-/* Called once per chunk, in order, starting at info->start. */
-typedef gboolean (*VfContentSink) (const void *data, gsize len, gpointer user_data, GError **error);
-
 /* GET the content of a completed task, bytes [offset, offset + length)
- * (length -1: to the end; offset 0 and length -1: no Range header).
- * For Ark the task's video_url is fetched with no token.  The answer is
- * checked before any byte reaches the sink: a JSON (or text) body, a
- * Content-Range other than the one asked for, or an If-Range mismatch fail
- * with VF_ERROR_PROTOCOL; after the body, a short or long body fails the
- * same way (the sink has then seen a prefix: callers must treat the bytes as
- * unconfirmed until TRUE is returned).  404 is VF_ERROR_NOT_FOUND.
- * Not retried here: the caller resumes from what it has. */
+ * (length -1: to the end; offset 0 and length -1: no Range header), checked
+ * as vf-content.h says.  For Ark the task's video_url is fetched with no
+ * token.  404 is VF_ERROR_NOT_FOUND; whether an error means the API no
+ * longer has the content is vf_content_error_is_gone()'s to say.  Not
+ * retried here: the caller resumes from what it has. */
 gboolean vf_client_content (VfClient *client, const VfTask *task, VfVariant variant, gint64 offset,
                             gint64 length, const char *if_range, VfContentSink sink,
                             gpointer user_data, VfContentInfo *info, GCancellable *cancellable,

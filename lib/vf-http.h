@@ -10,7 +10,12 @@
  * vf_http_perform() returns TRUE for any HTTP status: turning a status into
  * an error is the caller's business.  It fails only on transport errors,
  * with VF_ERROR_NETWORK / VF_ERROR_TIMEOUT / VF_ERROR_TOO_LARGE and the
- * maybe-sent flag set correctly.
+ * maybe-sent flag set correctly.  (http.c; the URL rules: http-url.c.)
+ *
+ * Ownership: requests are borrowed for the call; a response's headers,
+ * body and URL belong to it until vf_http_response_clear(); returned
+ * strings belong to the caller.  A VfHttp is shared by threads and freed by
+ * its owner once no request runs.
  */
 #pragma once
 
@@ -98,5 +103,10 @@ gboolean vf_http_url_allowed (const char *url, GError **error);
 /* The URL as error messages show it: no user, password, query or fragment
  * (a pre-signed URL carries its signature in the query). */
 char *vf_http_url_for_message (const char *url);
+
+/* scheme://host:port, lower case, with the default port made explicit; NULL
+ * for a URL that does not parse.  The bearer goes only to the origin of the
+ * URL it was given for. */
+char *vf_http_url_origin (const char *url);
 
 G_END_DECLS

@@ -1,71 +1,59 @@
-/* vf-proto.h: what client.c shares with the two protocols, openai.c and
- * ark.c.  Internal to lib/.
+/* vf-proto.h: what a protocol file provides.  Internal to lib/.
  *
- * The protocols build URLs and bodies and parse answers; client.c owns the
- * exchange itself (bearer, retries, errors from error answers) and content.
+ * Each protocol (openai.c, ark.c) is one file that exports one const
+ * VfProtoOps, in the manner of curl's Curl_handler tables; client.c holds
+ * the table of those tables, indexed by VfProtocol, and routes models to
+ * them.  A protocol builds URLs and bodies and parses answers through
+ * vf-call.h and vf-task.h; it never calls up into client.c.  A new protocol
+ * is a new file, a new VfProtocol and one line in client.c's table.
+ *
+ * A table must set every member but remix (NULL: the API has none),
+ * body_from_prompt (NULL: a prompt's body is already this protocol's) and
+ * default_models (NULL: only routes send models to it).  The functions
+ * get the protocol's own endpoint; its base is NULL when the user
+ * configured none, and the function then fails with VF_ERROR_INVALID.
+ * Ids reach them already checked (vf_id_check()).
+ *
+ * Ownership: as vf-client.h: returned tasks, pages and URLs belong to the
+ * caller; the endpoint and request are borrowed.
  */
 #pragma once
 
+#include "vf-call.h"
 #include "vf-client.h"
 
 G_BEGIN_DECLS
 
 typedef struct
 {
-  char *glob;
-  VfProtocol protocol;
-} VfRoute;
+  const char *name;           /* "openai": in routes (GLOB=NAME) and the journal */
+  const char *title;          /* "OpenAI": in messages */
+  const char *default_models; /* a glob of models it serves unless a route says otherwise */
 
-struct vf_client
-{
-  char *endpoint;     /* without a trailing slash */
-  char *ark_endpoint; /* likewise, or NULL */
-  char *token;        /* or NULL */
-  GArray *routes;     /* of VfRoute */
-  VfHttp *http;
-  VfRetryPolicy retry;
-};
+  VfTask *(*create) (const VfEndpoint *endpoint, const VfCreateRequest *request, GError **error);
+  VfTask *(*retrieve) (const VfEndpoint *endpoint, const char *id, GError **error);
+  /* cursor: as vf_client_list() says. */
+  VfTaskPage *(*list) (const VfEndpoint *endpoint, const char *cursor, int limit, GError **error);
+  gboolean (*delete) (const VfEndpoint *endpoint, const char *id, GError **error);
+  VfTask *(*remix) (const VfEndpoint *endpoint, const char *id, const char *prompt, GError **error);
+  /* The create body for a prompt file's body, which vf_prompt_parse() gives
+   * in OpenAI shape (a new reference; `body` is not changed); NULL: that
+   * shape is this protocol's. */
+  json_t *(*body_from_prompt) (json_t *body);
+  /* A task object of this protocol, as the journal kept it. */
+  VfTask *(*task_from_json) (json_t *object, GError **error);
 
-/* One JSON exchange with the bearer, retried per the policy (a create,
- * idempotent FALSE, only when it provably never left).  body is sent as
- * JSON unless parts are given (multipart).  Returns the answer's JSON (an
- * empty object for an empty body) and leaves the last answer in *response
- * (caller clears it). */
-typedef struct
-{
-  const char *method;
-  const char *url;
-  json_t *body;
-  const VfHttpPart *parts;
-  gsize n_parts;
-  gboolean idempotent;
-} VfCall;
+  /* The URL of a variant of a completed task, and whether that URL takes
+   * the bearer (a pre-signed URL on another host does not).  Called only
+   * for the variants listed below. */
+  char *(*content_url) (const VfEndpoint *endpoint, const VfTask *task, VfVariant variant,
+                        GError **error);
+  gboolean content_bearer;
+  const VfVariant *variants; /* the variants its tasks offer, video first */
+  gsize n_variants;
+} VfProtoOps;
 
-json_t *vf_client_call_json (VfClient *client, const VfCall *call, VfHttpResponse *response,
-                             GError **error);
-
-/* The error for a non-2xx answer: the API's message, the retry hints,
- * maybe-sent TRUE, and the method and URL in front. */
-GError *vf_client_error_from_response (VfClient *client, const char *method, const char *url,
-                                       const VfHttpResponse *response);
-
-/* An id as one escaped path segment. */
-char *vf_client_escape (const char *text);
-
-VfTask *vf_openai_create (VfClient *client, const VfCreateRequest *request, GError **error);
-VfTask *vf_openai_retrieve (VfClient *client, const char *id, GError **error);
-VfTaskPage *vf_openai_list (VfClient *client, const char *cursor, int limit, GError **error);
-gboolean vf_openai_delete (VfClient *client, const char *id, GError **error);
-VfTask *vf_openai_remix (VfClient *client, const char *id, const char *prompt, GError **error);
-char *vf_openai_content_url (VfClient *client, const VfTask *task, VfVariant variant,
-                             GError **error);
-
-VfTask *vf_ark_create (VfClient *client, const VfCreateRequest *request, GError **error);
-VfTask *vf_ark_retrieve (VfClient *client, const char *id, GError **error);
-VfTaskPage *vf_ark_list (VfClient *client, const char *cursor, int limit, GError **error);
-gboolean vf_ark_delete (VfClient *client, const char *id, GError **error);
-/* The pre-signed video_url, fetched with no bearer; NOT_FOUND for the
- * variants Ark does not have. */
-char *vf_ark_content_url (VfClient *client, const VfTask *task, VfVariant variant, GError **error);
+extern const VfProtoOps vf_openai_ops;
+extern const VfProtoOps vf_ark_ops;
 
 G_END_DECLS

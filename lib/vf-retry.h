@@ -7,6 +7,10 @@
  * request provably never left (vf_error_maybe_sent() is FALSE).
  *
  * The clock, the sleep and the random source are injectable for tests.
+ *
+ * Ownership: a policy is a plain value, copied by whoever keeps it (its
+ * user_data is the caller's); the errors passed in are borrowed.  Nothing
+ * here allocates or locks.
  */
 #pragma once
 

@@ -1,8 +1,10 @@
 /* vf-task.h: the one task model both protocols map into, and the only
- * module that turns API JSON into C structs.
+ * module that turns API JSON into C structs (task.c: tasks, error bodies,
+ * id checks; task-page.c: list pages).
  *
- * Ownership: the parsers return new objects the caller frees; a VfTask holds
- * its own reference to the raw JSON object it came from (for status.json).
+ * Ownership: the parsers borrow the JSON they read and return new objects
+ * the caller frees; a VfTask holds its own reference to the raw JSON object
+ * it came from (for status.json), and a VfTaskPage owns its tasks.
  */
 #pragma once
 
@@ -18,6 +20,9 @@ typedef enum
   VF_PROTO_OPENAI, /* OpenAI Videos API (Sora) */
   VF_PROTO_ARK,    /* Volcengine Ark content-generation tasks (Seedance) */
 } VfProtocol;
+
+/* How many there are: the size of arrays indexed by VfProtocol. */
+#define VF_N_PROTOCOLS (VF_PROTO_ARK + 1)
 
 typedef enum
 {

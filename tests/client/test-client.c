@@ -330,14 +330,14 @@ test_openai_remix (Fixture *f, gconstpointer data)
   g_autoptr (VfTask) remix = NULL;
   g_autoptr (VfTask) none = NULL;
 
-  remix = vf_client_remix (f->client, done->id, "the same, at night", &error);
+  remix = vf_client_remix (f->client, VF_PROTO_OPENAI, done->id, "the same, at night", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (remix->remixed_from, ==, done->id);
   g_assert_cmpstr (remix->prompt, ==, "the same, at night");
   g_assert_cmpstr (remix->id, !=, done->id);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 1);
 
-  none = vf_client_remix (f->client, "video_does_not_exist", "x", &error);
+  none = vf_client_remix (f->client, VF_PROTO_OPENAI, "video_does_not_exist", "x", &error);
   g_assert_null (none);
   g_assert_error (error, VF_ERROR, VF_ERROR_NOT_FOUND);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 2);
@@ -645,6 +645,148 @@ test_ark (Fixture *f, gconstpointer data)
   g_assert_cmpint (sim_counter (f->sim, "unauthorized"), ==, 0);
 }
 
+/* ----- gone ----- */
+
+/* A failed content call, checked for what vf_content_error_is_gone() says. */
+static void
+assert_content_fails (Fixture *f, const VfTask *task, VfVariant variant, int code, int status,
+                      gboolean gone)
+{
+  g_autoptr (GError) error = NULL;
+  VfContentInfo info = { 0 };
+  Collect c;
+
+  collect_init (&c);
+  g_assert_false (vf_client_content (f->client, task, variant, 0, -1, NULL, collect_sink, &c, &info,
+                                     NULL, &error));
+  g_assert_error (error, VF_ERROR, code);
+  g_assert_cmpint (vf_error_http_status (error), ==, status);
+  g_assert_cmpint (vf_content_error_is_gone (error), ==, gone);
+  g_assert_cmpuint (c.bytes->len, ==, 0);
+  g_clear_error (&error);
+  collect_clear (&c);
+
+  g_assert_false (vf_client_content_probe (f->client, task, variant, &info, &error));
+  g_assert_error (error, VF_ERROR, code);
+  g_assert_cmpint (vf_content_error_is_gone (error), ==, gone);
+  vf_content_info_clear (&info);
+}
+
+static void
+test_content_gone (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfTask) pending = create_openai (f->client, "not yet", &error);
+  g_autoptr (VfTask) done = completed_openai (f, "then expired");
+  g_autoptr (VfTask) ark = create_ark (f->client, "a river at dawn", &error);
+  g_autoptr (VfTask) ark_running = NULL;
+  g_autoptr (VfTask) ark_done = NULL;
+  g_autoptr (VfTask) forged = NULL;
+  g_autoptr (GError) local = NULL;
+  g_auto (GStrv) parts = NULL;
+
+  g_assert_no_error (error);
+  g_assert_false (vf_content_error_is_gone (NULL));
+  vf_set_error (&local, VF_ERROR_NOT_FOUND, "no such thing here");
+  g_assert_false (vf_content_error_is_gone (local));
+
+  /* OpenAI: not ready yet is not gone; expired is */
+  assert_content_fails (f, pending, VF_VARIANT_VIDEO, VF_ERROR_INVALID, 400, FALSE);
+  sim_expire (f->sim, done->id);
+  assert_content_fails (f, done, VF_VARIANT_VIDEO, VF_ERROR_NOT_FOUND, 404, TRUE);
+  assert_content_fails (f, done, VF_VARIANT_THUMBNAIL, VF_ERROR_NOT_FOUND, 404, TRUE);
+
+  /* Ark: no video_url yet, and a variant it never has, are not gone, and
+   * send nothing */
+  ark_running = vf_client_retrieve (f->client, VF_PROTO_ARK, ark->id, &error);
+  g_assert_no_error (error);
+  sim_reset_stats (f->sim);
+  assert_content_fails (f, ark_running, VF_VARIANT_VIDEO, VF_ERROR_NOT_FOUND, -1, FALSE);
+  sim_complete (f->sim, ark->id);
+  ark_done = vf_client_retrieve (f->client, VF_PROTO_ARK, ark->id, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ark_done->video_url);
+  assert_content_fails (f, ark_done, VF_VARIANT_THUMBNAIL, VF_ERROR_NOT_FOUND, -1, FALSE);
+  g_assert_cmpint (sim_requests (f->sim, "file"), ==, 0);
+
+  /* a pre-signed URL refused (403, as one past its time is) is gone */
+  forged = vf_task_copy (ark_done);
+  parts = g_strsplit (forged->video_url, "?sig=", 2);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  g_free (forged->video_url);
+  forged->video_url = g_strconcat (parts[0], "?sig=0000", NULL);
+  assert_content_fails (f, forged, VF_VARIANT_VIDEO, VF_ERROR_EXPIRED, 403, TRUE);
+
+  /* and so is the pre-signed URL of an expired task: the key is missing */
+  sim_expire (f->sim, ark->id);
+  assert_content_fails (f, ark_done, VF_VARIANT_VIDEO, VF_ERROR_NOT_FOUND, 404, TRUE);
+  g_assert_cmpint (sim_requests (f->sim, "file"), ==, 4);
+  g_assert_cmpint (sim_counter (f->sim, "bearer_on_presigned"), ==, 0);
+}
+
+/* The variants each protocol offers, and that content of others sends
+ * nothing. */
+static void
+test_protocol_table (Fixture *f, gconstpointer data)
+{
+  VfProtocol protocol = VF_PROTO_OPENAI;
+  const VfVariant *variants;
+  gsize n = 99;
+
+  variants = vf_protocol_variants (VF_PROTO_OPENAI, &n);
+  g_assert_cmpuint (n, ==, VF_N_VARIANTS);
+  g_assert_cmpint (variants[0], ==, VF_VARIANT_VIDEO);
+  g_assert_cmpint (variants[1], ==, VF_VARIANT_THUMBNAIL);
+  g_assert_cmpint (variants[2], ==, VF_VARIANT_SPRITESHEET);
+  variants = vf_protocol_variants (VF_PROTO_ARK, &n);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (variants[0], ==, VF_VARIANT_VIDEO);
+  g_assert_true (vf_protocol_has_variant (VF_PROTO_ARK, VF_VARIANT_VIDEO));
+  g_assert_false (vf_protocol_has_variant (VF_PROTO_ARK, VF_VARIANT_SPRITESHEET));
+  g_assert_true (vf_protocol_has_variant (VF_PROTO_OPENAI, VF_VARIANT_SPRITESHEET));
+  g_assert_null (vf_protocol_variants ((VfProtocol)VF_N_PROTOCOLS, &n));
+  g_assert_cmpuint (n, ==, 0);
+
+  g_assert_cmpstr (vf_protocol_name (VF_PROTO_OPENAI), ==, "openai");
+  g_assert_cmpstr (vf_protocol_name (VF_PROTO_ARK), ==, "ark");
+  g_assert_null (vf_protocol_name ((VfProtocol)VF_N_PROTOCOLS));
+  g_assert_true (vf_protocol_from_name ("ARK", &protocol));
+  g_assert_cmpint (protocol, ==, VF_PROTO_ARK);
+  g_assert_false (vf_protocol_from_name ("grpc", &protocol));
+  g_assert_false (vf_protocol_from_name (NULL, &protocol));
+  g_assert_cmpint (protocol, ==, VF_PROTO_ARK);
+
+  g_assert_cmpstr (vf_variant_name (VF_VARIANT_THUMBNAIL), ==, "thumbnail");
+  g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_SPRITESHEET), ==, "spritesheet.jpg");
+
+  /* a prompt's body in each protocol's shape; a journal's task back */
+  {
+    g_autoptr (json_t) body = json_pack ("{s:s, s:s}", "model", "m", "prompt", "a fox");
+    g_autoptr (json_t) same = vf_protocol_create_body (VF_PROTO_OPENAI, body);
+    g_autoptr (json_t) ark = vf_protocol_create_body (VF_PROTO_ARK, body);
+    g_autoptr (json_t) raw = json_pack ("{s:s, s:s}", "id", "cgt-7", "status", "running");
+    g_autoptr (VfTask) task = vf_protocol_task_from_json (VF_PROTO_ARK, raw, NULL);
+
+    g_assert_true (same == body);
+    g_assert_cmpstr (json_string_value (json_object_get (ark, "model")), ==, "m");
+    g_assert_cmpstr (json_string_value (json_object_get (
+                         json_array_get (json_object_get (ark, "content"), 0), "text")),
+                     ==, "a fox");
+    g_assert_null (json_object_get (body, "content"));
+    g_assert_cmpint (task->protocol, ==, VF_PROTO_ARK);
+    g_assert_cmpint (task->state, ==, VF_STATE_IN_PROGRESS);
+  }
+
+  /* Ark has no remix: refused without a request */
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (vf_client_remix (f->client, VF_PROTO_ARK, "cgt-1", "again", &error));
+    g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+    g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 0);
+  }
+}
+
 /* ----- faults ----- */
 
 static void
@@ -738,7 +880,7 @@ test_fault_5xx (Fixture *f, gconstpointer data)
   /* nor a remix */
   sim_fault (f->sim, "5xx:count=1,status=500,call=remix");
   sim_complete (f->sim, task->id);
-  g_assert_null (vf_client_remix (f->client, task->id, "again", &error));
+  g_assert_null (vf_client_remix (f->client, VF_PROTO_OPENAI, task->id, "again", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_SERVER);
   g_assert_cmpint (sim_requests (f->sim, "remix"), ==, 1);
 
@@ -1213,7 +1355,7 @@ test_fault_hostile_id (Fixture *f, gconstpointer data)
   g_assert_false (vf_client_delete (f->client, VF_PROTO_OPENAI, "", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
   g_clear_error (&error);
-  g_assert_null (vf_client_remix (f->client, "a/b", "x", &error));
+  g_assert_null (vf_client_remix (f->client, VF_PROTO_OPENAI, "a/b", "x", &error));
   g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
   g_clear_error (&error);
   g_assert_cmpint (sim_requests (f->sim, "retrieve"), ==, 0);
@@ -1667,6 +1809,8 @@ main (int argc, char **argv)
   ADD ("/client/openai/content", test_openai_content);
   ADD ("/client/openai/content-errors", test_openai_content_errors);
   ADD ("/client/ark", test_ark);
+  ADD ("/client/content-gone", test_content_gone);
+  ADD ("/client/protocol-table", test_protocol_table);
   ADD ("/client/fault/429", test_fault_429);
   ADD ("/client/fault/5xx", test_fault_5xx);
   ADD ("/client/fault/should-retry", test_fault_should_retry);

@@ -1,0 +1,26 @@
+/* vf-variant.h: the kinds of content a completed task can offer, and their
+ * names.  A protocol says which of them it has (vf_protocol_variants() in
+ * vf-client.h).
+ *
+ * Ownership: the names are static strings; nothing here is allocated.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  VF_VARIANT_VIDEO,
+  VF_VARIANT_THUMBNAIL,
+  VF_VARIANT_SPRITESHEET,
+} VfVariant;
+
+/* How many there are: the size of arrays indexed by VfVariant. */
+#define VF_N_VARIANTS (VF_VARIANT_SPRITESHEET + 1)
+
+const char *vf_variant_name (VfVariant variant);      /* "video", ... */
+const char *vf_variant_file_name (VfVariant variant); /* "video.mp4", ... */
+
+G_END_DECLS
