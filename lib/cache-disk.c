@@ -286,7 +286,7 @@ cache_scan_dir (VfCache *cache)
 
       if (!vf_id_check (name, NULL) || !g_file_test (sub, G_FILE_TEST_IS_DIR))
         continue;
-      for (VfVariant v = VF_VARIANT_VIDEO; v <= VF_VARIANT_SPRITESHEET; v++)
+      for (VfVariant v = 0; v < VF_N_VARIANTS; v++)
         {
           Entry *e = cache_entry_new (cache, name, v);
           struct stat st;

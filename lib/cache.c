@@ -278,7 +278,7 @@ vf_cache_drop (VfCache *cache, const char *id)
   g_autoptr (GPtrArray) to_cancel = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_mutex_lock (&cache->lock);
-  for (VfVariant v = VF_VARIANT_VIDEO; v <= VF_VARIANT_SPRITESHEET; v++)
+  for (VfVariant v = 0; v < VF_N_VARIANTS; v++)
     {
       Entry *e = cache_entry_lookup_locked (cache, id, v);
 

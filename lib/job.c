@@ -167,8 +167,7 @@ vf_job_record (const Job *job, const char *op)
             json_object_set_new (record, "prompt_data", text);
         }
       put (record, "phase", json_string (phase_name (job->phase)), &whole);
-      put (record, "protocol", json_string (job->protocol == VF_PROTO_ARK ? "ark" : "openai"),
-           &whole);
+      put (record, "protocol", json_string (vf_protocol_name (job->protocol)), &whole);
       if (job->id)
         put (record, "id", json_string (job->id), &whole);
       if (job->body)
@@ -205,8 +204,7 @@ vf_job_apply_task_record (Job *job, json_t *record)
 
   if (json_is_object (raw))
     {
-      VfTask *task = job->protocol == VF_PROTO_ARK ? vf_task_from_ark (raw, NULL)
-                                                   : vf_task_from_openai (raw, NULL);
+      VfTask *task = vf_protocol_task_from_json (job->protocol, raw, NULL);
       if (task)
         {
           vf_task_free (job->task);
@@ -239,9 +237,7 @@ vf_job_from_record (json_t *record)
   if (json_is_string (data))
     job->prompt_data = g_bytes_new (json_string_value (data), json_string_length (data));
   job->phase = phase_from_name (json_string_value (json_object_get (record, "phase")));
-  job->protocol = g_strcmp0 (json_string_value (json_object_get (record, "protocol")), "ark") == 0
-                      ? VF_PROTO_ARK
-                      : VF_PROTO_OPENAI;
+  vf_protocol_from_name (json_string_value (json_object_get (record, "protocol")), &job->protocol);
   job->id = g_strdup (json_string_value (json_object_get (record, "id")));
   if (json_is_object (body))
     job->body = json_incref (body);

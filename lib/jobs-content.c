@@ -2,24 +2,17 @@
  * sizes, their bytes (through the content cache), what a download's outcome
  * does to the job (an `error` line, or `expired`), and expiry.
  *
- * The one definition of expiry: the API answered that it no longer has the
- * bytes (content_gone()).  A NOT_FOUND with no HTTP status is no answer of
- * the API's (a forget dropped the bytes, the cache is closing) and changes
- * nothing.
+ * The one definition of expiry is vf_content_error_is_gone(): the API
+ * answered that it no longer has the bytes.  A NOT_FOUND with no HTTP
+ * status is no answer of the API's (a forget dropped the bytes, the cache
+ * is closing) and changes nothing.
  */
 #include "jobs-private.h"
+#include "vf-content.h"
 #include "vf-error.h"
 
 #include <string.h>
 #include <unistd.h>
-
-static gboolean
-content_gone (const GError *error)
-{
-  return g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED)
-         || (g_error_matches (error, VF_ERROR, VF_ERROR_NOT_FOUND)
-             && vf_error_http_status (error) > 0);
-}
 
 /* A download failure, as the `error` file shows it; not a cancelled wait,
  * a closing cache or a local refusal. */
@@ -74,16 +67,19 @@ gboolean
 vf_jobs_probe_task (VfJobs *jobs, const VfTask *task, gint64 sizes[VF_N_VARIANTS],
                     gboolean *expired, GError **error)
 {
+  const VfVariant *variants;
+  gsize n_variants;
+
   *expired = FALSE;
   for (int v = 0; v < VF_N_VARIANTS; v++)
     sizes[v] = -1;
-  for (int v = 0; v < VF_N_VARIANTS; v++)
+  variants = vf_protocol_variants (task->protocol, &n_variants);
+  for (gsize i = 0; i < n_variants; i++)
     {
+      VfVariant v = variants[i];
       VfContentInfo info = { 0 };
       g_autoptr (GError) local = NULL;
 
-      if (task->protocol == VF_PROTO_ARK && v != VF_VARIANT_VIDEO)
-        continue;
       if (vf_client_content_probe (jobs->client, task, v, &info, &local))
         {
           sizes[v] = info.total_size;
@@ -91,7 +87,8 @@ vf_jobs_probe_task (VfJobs *jobs, const VfTask *task, gint64 sizes[VF_N_VARIANTS
           continue;
         }
       vf_content_info_clear (&info);
-      /* A 404 means the variant is absent; for the video: gone. */
+      /* A 404 means the variant is absent (for the video: gone); so does a
+       * task that names no URL for it. */
       if (g_error_matches (local, VF_ERROR, VF_ERROR_NOT_FOUND)
           || g_error_matches (local, VF_ERROR, VF_ERROR_EXPIRED))
         {
@@ -154,7 +151,7 @@ vf_jobs_content_done (const char *id, VfVariant variant, const GError *error, gp
 
   if (error && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  if (error && content_gone (error))
+  if (error && vf_content_error_is_gone (error))
     {
       vf_jobs_mark_expired (jobs, id, TRUE);
       return;
@@ -299,7 +296,7 @@ vf_jobs_read_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant varian
         vf_jobs_content_done (task->id, variant, NULL, jobs);
       return n;
     }
-  if (content_gone (local))
+  if (vf_content_error_is_gone (local))
     {
       vf_jobs_mark_expired (jobs, task->id, TRUE);
       vf_set_error (error, VF_ERROR_EXPIRED, "the API no longer has the content of %s", task->id);

@@ -37,13 +37,6 @@
 
 G_BEGIN_DECLS
 
-#ifndef VF_N_VARIANTS
-#define VF_N_VARIANTS (VF_VARIANT_SPRITESHEET + 1)
-#endif
-#ifndef VF_N_PROTOCOLS
-#define VF_N_PROTOCOLS (VF_PROTO_ARK + 1)
-#endif
-
 /* What the poller keeps of a job: not journaled (monotonic microseconds). */
 typedef struct
 {

@@ -228,13 +228,12 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
     }
   protocol = vf_client_protocol_for_model (jobs->client,
                                            json_string_value (json_object_get (body, "model")));
-  if (protocol == VF_PROTO_ARK)
-    {
-      json_t *ark = vf_prompt_to_ark (body);
+  {
+    json_t *shaped = vf_protocol_create_body (protocol, body);
 
-      json_decref (body);
-      body = ark;
-    }
+    json_decref (body);
+    body = shaped;
+  }
 
   /* The intent, on disk before anything is sent. */
   job = journal_intent (jobs, name, prompt_file, data, len, protocol, body, error);

@@ -82,16 +82,16 @@ typedef struct
   char *prompt_file; /* "NAME.txt" / "NAME.json"; NULL for videos/ entries */
   VfJobPhase phase;
   VfProtocol protocol;
-  VfState state;          /* for LIVE */
-  char *id;               /* or NULL */
-  char *status;           /* the `status` file: one line with '\n' */
-  char *status_json;      /* the `status.json` file, or NULL before any answer */
-  char *request_json;     /* the `request.json` file, or NULL (videos/) */
-  char *error;            /* the `error` file, or NULL when nothing went wrong */
-  gint64 created;         /* unix seconds: ctime/mtime of the directory */
-  gint64 changed_us;      /* unix microseconds of the last status change: mtime of status */
-  gint64 content_size[3]; /* by VfVariant: size once known on completion, else -1 */
-  gboolean expired;       /* completed, content gone from the API and not cached */
+  VfState state;      /* for LIVE */
+  char *id;           /* or NULL */
+  char *status;       /* the `status` file: one line with '\n' */
+  char *status_json;  /* the `status.json` file, or NULL before any answer */
+  char *request_json; /* the `request.json` file, or NULL (videos/) */
+  char *error;        /* the `error` file, or NULL when nothing went wrong */
+  gint64 created;     /* unix seconds: ctime/mtime of the directory */
+  gint64 changed_us;  /* unix microseconds of the last status change: mtime of status */
+  gint64 content_size[VF_N_VARIANTS]; /* by VfVariant: size once known on completion, else -1 */
+  gboolean expired;                   /* completed, content gone from the API and not cached */
 } VfJobInfo;
 
 void vf_job_info_free (VfJobInfo *info);

@@ -76,16 +76,14 @@ vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_
           listing->complete = TRUE;
           return;
         }
-      if (protocol == VF_PROTO_ARK && page->total >= 0
-          && (gint64)listing->tasks->len >= page->total)
+      /* A page that counts the whole listing (Ark's) says when it ends. */
+      if (page->total >= 0 && (gint64)listing->tasks->len >= page->total)
         {
           listing->complete = TRUE;
           return;
         }
       g_free (cursor);
-      if (protocol == VF_PROTO_ARK)
-        cursor = g_strdup_printf ("%d", page_num + 1);
-      else if (page->next_cursor)
+      if (page->next_cursor)
         cursor = g_strdup (page->next_cursor);
       else
         cursor = g_strdup (((VfTask *)listing->tasks->pdata[listing->tasks->len - 1])->id);
