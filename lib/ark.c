@@ -1,10 +1,10 @@
 /* ark.c: Volcengine Ark's content-generation tasks (Seedance).
- * Exports one table, vf_ark_ops (vf-proto.h). */
+ * Exports one table, vf_ark_ops (proto-private.h). */
 #include <string.h>
 
 #include "vf-error.h"
 #include "vf-prompt.h"
-#include "vf-proto.h"
+#include "proto-private.h"
 
 static gboolean
 have_endpoint (const VfEndpoint *endpoint, GError **error)

@@ -1,5 +1,5 @@
 /* call.c: one JSON exchange with an API, retried; error answers as errors. */
-#include "vf-call.h"
+#include "call-private.h"
 
 #include <string.h>
 

@@ -4,10 +4,10 @@
 
 #include <string.h>
 
-#include "vf-call.h"
+#include "call-private.h"
 #include "vf-content.h"
 #include "vf-error.h"
-#include "vf-proto.h"
+#include "proto-private.h"
 
 /* The table of tables: one line per protocol. */
 static const VfProtoOps *const protocols[VF_N_PROTOCOLS] = {

@@ -1,6 +1,6 @@
 /* content.c: one checked GET of content; the size probe; what "gone" means. */
 #include "vf-content.h"
-#include "vf-call.h"
+#include "call-private.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /* openai.c: the OpenAI Videos API (Sora), as OpenAI and resellers serve it.
- * Exports one table, vf_openai_ops (vf-proto.h). */
+ * Exports one table, vf_openai_ops (proto-private.h). */
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vf-error.h"
-#include "vf-proto.h"
+#include "proto-private.h"
 #include "vf-variant.h"
 
 /* openai-poll-after-ms: how long the server would like us to wait. */

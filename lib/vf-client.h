@@ -1,7 +1,7 @@
 /* vf-client.h: the video APIs behind one interface.
  *
  * A VfClient holds the endpoints, the token and the model -> protocol
- * mapping; each call picks the protocol's table (vf-proto.h: openai.c,
+ * mapping; each call picks the protocol's table (proto-private.h: openai.c,
  * ark.c) and hands the call to it.  Reads are retried per vf-retry.h; a
  * create is retried only when it provably never left.  All functions are
  * thread-safe; a VfClient is immutable once made.

@@ -18,7 +18,7 @@
 
 G_BEGIN_DECLS
 
-struct vf_endpoint; /* vf-call.h, which users of the client need not see */
+struct vf_endpoint; /* call-private.h, which users of the client need not see */
 
 typedef struct
 {

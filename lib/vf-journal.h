@@ -10,6 +10,9 @@
  *
  * The journal knows nothing of jobs: records are opaque JSON objects.
  * A VfJournal is not thread-safe; its owner serialises calls.
+ *
+ * Ownership: records given to it are borrowed (it writes them and keeps
+ * nothing); records it replays are lent to the callback for the call.
  */
 #pragma once
 

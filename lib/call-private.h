@@ -1,4 +1,4 @@
-/* vf-call.h: one exchange with an API, below the protocols.
+/* call-private.h: one exchange with an API, below the protocols.
  *
  * A VfEndpoint is what a call needs to know of where it goes: the base URL
  * of one protocol, the token, the HTTP handle and the retry policy.  It is

@@ -1,10 +1,10 @@
-/* vf-proto.h: what a protocol file provides.  Internal to lib/.
+/* proto-private.h: what a protocol file provides.  Internal to lib/.
  *
  * Each protocol (openai.c, ark.c) is one file that exports one const
  * VfProtoOps, in the manner of curl's Curl_handler tables; client.c holds
  * the table of those tables, indexed by VfProtocol, and routes models to
  * them.  A protocol builds URLs and bodies and parses answers through
- * vf-call.h and vf-task.h; it never calls up into client.c.  A new protocol
+ * call-private.h and vf-task.h; it never calls up into client.c.  A new protocol
  * is a new file, a new VfProtocol and one line in client.c's table.
  *
  * A table must set every member but remix (NULL: the API has none),
@@ -19,7 +19,7 @@
  */
 #pragma once
 
-#include "vf-call.h"
+#include "call-private.h"
 #include "vf-client.h"
 
 G_BEGIN_DECLS
