@@ -44,7 +44,8 @@ read_events (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
 
   piece = vf_jobs_events_read (fs->jobs, offset, size, NULL, &changed_us);
   data = g_bytes_get_data (piece, &len);
-  memcpy (buf, data, len);
+  if (len > 0)
+    memcpy (buf, data, len);
   h->seen_us = changed_us;
   return (int)len;
 }
