@@ -110,7 +110,14 @@ vf_jobs_journal_compact (VfJobs *jobs, GError **error)
   g_mutex_lock (&jobs->lock);
   list = vf_jobs_sorted_locked (jobs);
   for (guint i = 0; i < list->len; i++)
-    g_ptr_array_add (records, vf_job_record (list->pdata[i], "job"));
+    {
+      json_t *record = vf_job_record (list->pdata[i], "job");
+
+      /* A job that cannot be recorded whole was never journaled (its save
+       * failed before anything was sent): it lives in memory only. */
+      if (record)
+        g_ptr_array_add (records, record);
+    }
   g_mutex_unlock (&jobs->lock);
   if (!vf_journal_rewrite (jobs->journal, records, error))
     return FALSE;

@@ -61,7 +61,7 @@ vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason)
   g_autofree char *name = NULL;
 
   g_return_if_fail (jobs != NULL);
-  if (!vf_prompt_name (prompt_file, &name))
+  if (!vf_prompt_name (prompt_file, &name) || !vf_prompt_name_check (prompt_file, NULL))
     return;
   reject_locally (jobs, name, prompt_file, NULL, 0, reason);
 }
@@ -208,6 +208,11 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
       vf_set_error (error, VF_ERROR_INVALID, "%s is not a prompt file name", prompt_file);
       return FALSE;
     }
+  /* A name that is not UTF-8 fails below, when its intent cannot be
+   * journaled, and its job says so; one with a control character would
+   * forge a line of `status` or `events`: it never enters the table. */
+  if (g_utf8_validate (prompt_file, -1, NULL) && !vf_prompt_name_check (prompt_file, error))
+    return FALSE;
 
   g_mutex_lock (&jobs->lock);
   old = g_hash_table_lookup (jobs->table, name);
@@ -259,7 +264,7 @@ static gboolean
 job_name_ok (const char *name)
 {
   return name && *name && !strchr (name, '/') && strcmp (name, ".") != 0 && strcmp (name, "..") != 0
-         && g_utf8_validate (name, -1, NULL);
+         && vf_prompt_name_check (name, NULL);
 }
 
 gboolean

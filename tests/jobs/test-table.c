@@ -1,6 +1,8 @@
 /* test-table.c: the job table's own rules, against videofs-sim: renaming a
- * job onto its own name, reading the events log by ranges, and how often
- * a big table's journal is compacted. */
+ * job onto its own name, reading the events log by ranges, how often a big
+ * table's journal is compacted, names it refuses, and what a journal left
+ * by a kill between an intent and its create loads as. */
+#define _GNU_SOURCE /* memmem */
 #include "common.h"
 #include "vf-journal.h"
 
@@ -195,6 +197,74 @@ test_name_not_utf8 (void)
   fixture_teardown (f);
 }
 
+/* A name with a control character would forge a line of `status` or
+ * `events`: it never enters the table, by a save or by a rename. */
+static void
+test_name_with_control (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) names = NULL;
+  g_autoptr (GBytes) status = NULL;
+  const char *forged = "a\nfake  completed  100%  video_fake";
+  g_autofree char *file = g_strconcat (forged, ".txt", NULL);
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  g_assert_false (vf_jobs_submit (f->jobs, file, "x\n", 2, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_cmpint (vf_error_to_errno (error), ==, EINVAL);
+  g_clear_error (&error);
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 0);
+  g_assert_null (vf_jobs_get (f->jobs, forged));
+
+  submit_ok (f, "good.txt", "a good prompt");
+  g_assert_false (vf_jobs_rename (f->jobs, "good", forged, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (vf_jobs_rename (f->jobs, "good", "del\x7f", &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  names = vf_jobs_names (f->jobs);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (names->pdata[0], ==, "good");
+  status = vf_jobs_status_table (f->jobs, NULL);
+  g_assert_cmpuint (count_lines_with (status, ""), ==, 3); /* header, good, the end */
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 1);
+  fixture_teardown (f);
+}
+
+/* A job whose record cannot be made (its name is not UTF-8) is not kept,
+ * and does not stop the journal from being compacted: the others are kept. */
+static void
+test_compaction_skips_what_cannot_be_kept (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) names = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  submit_ok (f, "kept.txt", "a kept prompt");
+  g_assert_false (vf_jobs_submit (f->jobs, "caf\xe9.txt", "x\n", 2, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_clear_pointer (&f->jobs, vf_jobs_close);
+
+  /* Closing compacted it: one whole-job record, no intent left. */
+  path = g_build_filename (f->state_dir, "journal", NULL);
+  g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+  g_assert_null (memmem (text, len, "\"intent\"", 8));
+  g_assert_nonnull (memmem (text, len, "\"kept\"", 6));
+  fixture_open (f, 0.1, FALSE, FALSE);
+  names = vf_jobs_names (f->jobs);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (names->pdata[0], ==, "kept");
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 1);
+  fixture_teardown (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -203,5 +273,8 @@ main (int argc, char **argv)
   g_test_add_func ("/table/events-ranges", test_events_ranges);
   g_test_add_func ("/table/big-journal-compaction", test_big_journal_compaction);
   g_test_add_func ("/table/name-not-utf8", test_name_not_utf8);
+  g_test_add_func ("/table/name-with-control", test_name_with_control);
+  g_test_add_func ("/table/compaction-skips-what-cannot-be-kept",
+                   test_compaction_skips_what_cannot_be_kept);
   return g_test_run ();
 }
