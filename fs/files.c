@@ -441,6 +441,9 @@ vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
 
   if (is_submitted (fs, cur))
     return -EACCES;
+  /* as by write(): a prompt file may not grow past the limit */
+  if (is_prompt (cur) && size > VF_PROMPT_MAX)
+    return -EFBIG;
   if (fh)
     res = ftruncate (fh->fd, size);
   else
