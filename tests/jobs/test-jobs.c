@@ -435,14 +435,6 @@ test_no_answer (void)
 
 /* ----- lost answers ----- */
 
-static gboolean
-phase_is_live (Fixture *f, gconstpointer data)
-{
-  g_autoptr (VfJobInfo) info = vf_jobs_get (f->jobs, data);
-
-  return info && info->phase == VF_JOB_LIVE;
-}
-
 static void
 test_lost_answer_adopted (void)
 {

@@ -401,14 +401,6 @@ test_intent_without_mark_was_never_sent (void)
   fixture_teardown (f);
 }
 
-static gboolean
-is_live (Fixture *f, gconstpointer data)
-{
-  g_autoptr (VfJobInfo) info = vf_jobs_get (f->jobs, data);
-
-  return info && info->phase == VF_JOB_LIVE;
-}
-
 /* An intent and its mark, no answer: the create may have left.  The job is
  * unknown, the user cannot send it again, and it is adopted from the list. */
 static void
@@ -441,7 +433,7 @@ test_intent_with_mark_is_unknown_and_adopted (void)
   g_assert_error (error, VF_ERROR, VF_ERROR_CONFLICT);
 
   vf_jobs_start (f->jobs);
-  g_assert_true (wait_for (is_live, f, "m", 10));
+  g_assert_true (wait_for (phase_is_live, f, "m", 10));
   adopted = vf_jobs_get (f->jobs, "m");
   g_assert_cmpstr (adopted->id, ==, made->id);
   g_assert_cmpint (sim_requests (f->sim, "list"), >=, 1);
