@@ -99,6 +99,19 @@ is_prompt (const char *name)
   return name && vf_prompt_name (name, NULL);
 }
 
+/* 0, or -EINVAL for a name that may not be made in jobs/ (vf-prompt.h says
+ * which): refused at create and rename, before anything is sent. */
+static int
+check_new_name (const char *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (vf_prompt_name_check (name, &error))
+    return 0;
+  vf_debug ("refusing a new name in jobs/: %s", error->message);
+  return -vf_error_to_errno (error);
+}
+
 static gboolean
 is_submitted (VfFs *fs, const char *name)
 {
@@ -236,6 +249,8 @@ vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean crea
 
   if ((writable || (flags & O_TRUNC)) && is_submitted (fs, name))
     return -EACCES;
+  if (create && check_new_name (name) < 0)
+    return -EINVAL;
   if (create && fs->jobs && name[0] != '.')
     {
       g_autoptr (VfJobInfo) job = vf_jobs_get (fs->jobs, name);
@@ -426,6 +441,9 @@ vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
 
   if (is_submitted (fs, cur))
     return -EACCES;
+  /* as by write(): a prompt file may not grow past the limit */
+  if (is_prompt (cur) && size > VF_PROMPT_MAX)
+    return -EFBIG;
   if (fh)
     res = ftruncate (fh->fd, size);
   else
@@ -521,6 +539,9 @@ vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags)
     return -errno;
   if (!S_ISREG (st.st_mode))
     return -ENOENT;
+  res = check_new_name (to);
+  if (res < 0)
+    return res;
   if (to[0] != '.')
     {
       g_autoptr (VfJobInfo) job = vf_jobs_get (fs->jobs, to);
@@ -556,6 +577,8 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
   if (!job)
     return -ENOENT;
   if (flags & RENAME_EXCHANGE)
+    return -EINVAL;
+  if (check_new_name (to) < 0)
     return -EINVAL;
   /* the new name must be one a prompt file could give */
   new_prompt = vf_prompt_file_rename (job->prompt_file, to);

@@ -98,13 +98,15 @@ vf_job_prompt_of_body (const json_t *body)
 
 /* ----- records ----- */
 
+/* "intent": nothing was sent yet; "submitting": the create may have left
+ * (older journals wrote it for every intent: it loads as unknown). */
 static const char *
-phase_name (VfJobPhase phase)
+phase_name (const Job *job)
 {
-  switch (phase)
+  switch (job->phase)
     {
     case VF_JOB_SUBMITTING:
-      return "submitting";
+      return job->sending ? "submitting" : "intent";
     case VF_JOB_REJECTED:
       return "rejected";
     case VF_JOB_UNKNOWN:
@@ -122,7 +124,9 @@ phase_from_name (const char *name)
     return VF_JOB_LIVE;
   if (g_strcmp0 (name, "rejected") == 0)
     return VF_JOB_REJECTED;
-  /* "submitting" too: an intent with no outcome after a restart. */
+  if (g_strcmp0 (name, "intent") == 0)
+    return VF_JOB_SUBMITTING;
+  /* "submitting" too: a create that may have left, with no outcome. */
   return VF_JOB_UNKNOWN;
 }
 
@@ -166,7 +170,7 @@ vf_job_record (const Job *job, const char *op)
           if (text)
             json_object_set_new (record, "prompt_data", text);
         }
-      put (record, "phase", json_string (phase_name (job->phase)), &whole);
+      put (record, "phase", json_string (phase_name (job)), &whole);
       put (record, "protocol", json_string (vf_protocol_name (job->protocol)), &whole);
       if (job->id)
         put (record, "id", json_string (job->id), &whole);
@@ -186,6 +190,13 @@ vf_job_record (const Job *job, const char *op)
   if (!whole)
     return NULL;
   return g_steal_pointer (&record);
+}
+
+json_t *
+vf_job_sending_record (const Job *job)
+{
+  return json_pack ("{s:s, s:s, s:I}", "op", "sending", "name", job->name, "intent_us",
+                    (json_int_t)job->intent_us);
 }
 
 static gint64

@@ -2,14 +2,21 @@
  *
  * How a submission is made crash-safe: the job enters the table as
  * `submitting` and its whole record (prompt, body, time) is appended to the
- * journal and fsynced before the create is sent.  The create is sent once
- * and never retried by this code.  Its outcome is journaled and fsynced
- * before vf_jobs_submit() returns: `created` with the id, `rejected` when the
- * API refused (a 4xx answer, or a request that provably never left), `lost`
- * when the request may have reached the API but no answer came.  A journal
- * that ends with an intent and no outcome loads as `unknown`, like a lost
- * answer: the poller then looks for the job in the API's list and adopts
- * it, and nothing is ever sent again on its own.
+ * journal as an `intent` and fsynced.  Then a `sending` mark is appended and
+ * fsynced, and only then is the create handed to the network: the create
+ * is sent once and never retried by this code.  Its outcome is journaled
+ * and fsynced before vf_jobs_submit() returns: `created` with the id,
+ * `rejected` when the API refused (a 4xx answer, or a request that provably
+ * never left), `lost` when the request may have reached the API but no
+ * answer came.
+ *
+ * After a kill, an intent with no mark after it was never sent: the job
+ * loads as rejected `not_sent`, its prompt file writable again, and is sent
+ * only when the user saves it again.  An intent with its mark and no
+ * outcome loads as `unknown`, like a lost answer: the poller then looks for
+ * the job in the API's list and adopts it, and nothing is ever sent again
+ * on its own.  (The mark costs one fsync per create; without it every
+ * intent a kill left would have to count as sent.)
  *
  * Replay is "last record wins" (job.c says what each record holds).  The
  * journal is compacted to one record per job at open, at close, and when it
@@ -23,6 +30,21 @@
 #include <string.h>
 
 #define COMPACT_SIZE (512 * 1024)
+#define NOT_SENT                                                                                   \
+  "not_sent: videofs stopped before the request was sent; save the prompt file again to send it"
+
+/* The intent's mark: its create was handed to the network. */
+static void
+replay_sending (VfJobs *jobs, json_t *record)
+{
+  const char *name = json_string_value (json_object_get (record, "name"));
+  json_t *intent_us = json_object_get (record, "intent_us");
+  Job *job = name ? g_hash_table_lookup (jobs->table, name) : NULL;
+
+  if (job && job->phase == VF_JOB_SUBMITTING && json_is_integer (intent_us)
+      && json_integer_value (intent_us) == job->intent_us)
+    job->phase = VF_JOB_UNKNOWN;
+}
 
 static void
 replay_rename (VfJobs *jobs, json_t *record)
@@ -50,6 +72,8 @@ replay_record (json_t *record, gpointer user_data)
     return;
   if (strcmp (op, "rename") == 0)
     replay_rename (jobs, record);
+  else if (strcmp (op, "sending") == 0)
+    replay_sending (jobs, record);
   else if (strcmp (op, "forget") == 0)
     {
       if (name)
@@ -91,8 +115,14 @@ vf_jobs_journal_open (VfJobs *jobs, GError **error)
     {
       Job *job = value;
 
+      if (job->phase == VF_JOB_SUBMITTING)
+        {
+          job->phase = VF_JOB_REJECTED;
+          g_free (job->reason);
+          job->reason = g_strdup (NOT_SENT);
+        }
       if (job->phase == VF_JOB_UNKNOWN && !job->reason)
-        job->reason = g_strdup ("videofs stopped before the answer came");
+        job->reason = g_strdup ("videofs stopped while it was being sent, before an answer came");
     }
   g_mutex_lock (&jobs->journal_lock);
   if (!vf_jobs_journal_compact (jobs, &local))
@@ -110,7 +140,14 @@ vf_jobs_journal_compact (VfJobs *jobs, GError **error)
   g_mutex_lock (&jobs->lock);
   list = vf_jobs_sorted_locked (jobs);
   for (guint i = 0; i < list->len; i++)
-    g_ptr_array_add (records, vf_job_record (list->pdata[i], "job"));
+    {
+      json_t *record = vf_job_record (list->pdata[i], "job");
+
+      /* A job that cannot be recorded whole was never journaled (its save
+       * failed before anything was sent): it lives in memory only. */
+      if (record)
+        g_ptr_array_add (records, record);
+    }
   g_mutex_unlock (&jobs->lock);
   if (!vf_journal_rewrite (jobs->journal, records, error))
     return FALSE;

@@ -58,6 +58,8 @@ typedef struct
   char *prompt_file;
   GBytes *prompt_data; /* the bytes submitted, or NULL */
   VfJobPhase phase;
+  gboolean sending; /* SUBMITTING: the "sending" mark is on disk, so the
+                     * create may have left */
   VfProtocol protocol;
   char *id;
   json_t *body; /* the request body, or NULL for a local reject */
@@ -157,7 +159,14 @@ gboolean vf_job_task_finished (const Job *job);
  * job.  NULL when a field cannot be recorded (text that is not UTF-8):
  * a record is written whole or not at all. */
 json_t *vf_job_record (const Job *job, const char *op);
-/* A job from a whole record, or NULL. */
+/* The "sending" mark of a SUBMITTING job (a new reference, or NULL as
+ * above): journaled and synced after the intent and just before the create
+ * is handed to the network.  Only an intent followed by its mark may have
+ * been sent. */
+json_t *vf_job_sending_record (const Job *job);
+/* A job from a whole record, or NULL.  An intent comes back SUBMITTING (a
+ * "sending" record then makes it UNKNOWN); a record of a job whose create
+ * may have left comes back UNKNOWN. */
 Job *vf_job_from_record (json_t *record);
 /* Applies the answer and content fields of a record. */
 void vf_job_apply_task_record (Job *job, json_t *record);

@@ -5,7 +5,10 @@
  * request back (the server's hint, else an exponential wait), and finished
  * jobs are not asked again.  Readers of `status` only read the table.
  * Besides polling it adopts `unknown` jobs (a create whose answer was lost)
- * by finding them in the API's list, refreshes the account listing behind
+ * by finding them in the API's list (paced: while listings find nothing,
+ * each protocol's next one waits twice as long, from the poll interval up
+ * to ADOPT_WAIT_MAX_US; a new unknown job or an adoption starts it over),
+ * refreshes the account listing behind
  * videos/ while someone looks at it (videos.c), and learns content sizes.
  * One piece of work at a time, in that order of priority.
  *
@@ -23,6 +26,7 @@
 #define ADOPT_AFTER_S (10 * 60) /* a create may sit in a queue */
 #define MAX_BACKOFF_US (300 * G_USEC_PER_SEC)
 #define NOT_FOUND_LIMIT 3
+#define ADOPT_WAIT_MAX_US (120 * G_USEC_PER_SEC)
 
 struct vf_poller
 {
@@ -30,7 +34,10 @@ struct vf_poller
   gboolean stopping;
   gint64 backoff_until_us; /* monotonic; the account-wide back-off */
   int n_rate_limited;
-  gint64 next_adopt_us;
+  /* adoption's schedule, by protocol (monotonic) */
+  gint64 next_adopt_us[VF_N_PROTOCOLS];
+  gint64 adopt_wait_us[VF_N_PROTOCOLS];     /* 0 before the first listing */
+  gint64 newest_unknown_us[VF_N_PROTOCOLS]; /* intent of the newest unknown job seen */
 };
 
 typedef enum
@@ -107,6 +114,7 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
   gboolean backoff = now < poller->backoff_until_us;
   gboolean unknown[VF_N_PROTOCOLS] = { FALSE };
+  gint64 newest[VF_N_PROTOCOLS] = { 0 };
   Job *due = NULL;
   GHashTableIter iter;
   gpointer value;
@@ -117,7 +125,10 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
       Job *job = value;
 
       if (job->phase == VF_JOB_UNKNOWN)
-        unknown[job->protocol] = TRUE;
+        {
+          unknown[job->protocol] = TRUE;
+          newest[job->protocol] = MAX (newest[job->protocol], job->intent_us);
+        }
       if (job->phase == VF_JOB_LIVE && job->task && job->task->state == VF_STATE_COMPLETED
           && job->probed && !job->expired && !job->poll.expiry_checked && job->task->expires_at > 0)
         {
@@ -132,6 +143,15 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
       if (job_wants_poll (job) && (!due || job->poll.next_us < due->poll.next_us))
         due = job;
     }
+
+  /* A job that became unknown since the last look: list again now. */
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
+    if (unknown[p] && newest[p] > poller->newest_unknown_us[p])
+      {
+        poller->newest_unknown_us[p] = newest[p];
+        poller->adopt_wait_us[p] = 0;
+        poller->next_adopt_us[p] = MIN (poller->next_adopt_us[p], now);
+      }
 
   if (backoff)
     {
@@ -150,13 +170,13 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   for (int p = 0; p < VF_N_PROTOCOLS; p++)
     if (unknown[p] && !jobs->no_list[p])
       {
-        if (poller->next_adopt_us <= now)
+        if (poller->next_adopt_us[p] <= now)
           {
             work->kind = WORK_ADOPT;
             work->protocol = p;
             return;
           }
-        *wake = MIN (*wake, poller->next_adopt_us);
+        *wake = MIN (*wake, poller->next_adopt_us[p]);
       }
 
   if (jobs->videos_wanted)
@@ -394,12 +414,28 @@ adopt_job_locked (VfTxn *txn, Job *job, const VfTask *task)
   g_debug ("adopted %s as job %s", task->id, job->name);
 }
 
+/* With the table lock held: when `protocol` is listed for adoption next.
+ * A listing that found nothing waits twice as long as the last one. */
+static void
+schedule_adoption_locked (VfPoller *poller, VfProtocol protocol, gboolean found, gint64 poll_us)
+{
+  gint64 wait = poller->adopt_wait_us[protocol];
+
+  if (found || wait == 0)
+    wait = poll_us;
+  else
+    wait = MIN (2 * wait, MAX (ADOPT_WAIT_MAX_US, poll_us));
+  poller->adopt_wait_us[protocol] = wait;
+  poller->next_adopt_us[protocol] = g_get_monotonic_time () + wait;
+}
+
 static void
 adopt (VfJobs *jobs, VfProtocol protocol)
 {
   g_autoptr (GPtrArray) unknown = g_ptr_array_new ();
   g_autoptr (GHashTable) claimed = g_hash_table_new (g_str_hash, g_str_equal);
   VfListing listing = { 0 };
+  guint adopted = 0;
   gint64 oldest_intent_s = G_MAXINT64;
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
   GHashTableIter iter;
@@ -422,7 +458,6 @@ adopt (VfJobs *jobs, VfProtocol protocol)
   vf_listing_fetch (jobs, protocol, ADOPT_PAGES, oldest_intent_s - ADOPT_BEFORE_S, &listing);
 
   vf_txn_begin (&txn, jobs);
-  jobs->poller->next_adopt_us = g_get_monotonic_time () + vf_jobs_poll_us (jobs);
   if (listing.error)
     {
       g_debug ("listing for adoption: %s", listing.error->message);
@@ -465,6 +500,7 @@ adopt (VfJobs *jobs, VfProtocol protocol)
         {
           adopt_job_locked (&txn, job, best);
           g_hash_table_add (claimed, job->id);
+          adopted++;
         }
       else if (listing.complete && now_s > intent_s + ADOPT_AFTER_S + ADOPT_BEFORE_S)
         {
@@ -479,6 +515,7 @@ adopt (VfJobs *jobs, VfProtocol protocol)
           vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
         }
     }
+  schedule_adoption_locked (jobs->poller, protocol, adopted > 0, vf_jobs_poll_us (jobs));
   vf_txn_commit (&txn, NULL);
   vf_listing_clear (&listing);
 }

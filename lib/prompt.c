@@ -115,6 +115,29 @@ vf_prompt_name (const char *name, char **stem)
   return TRUE;
 }
 
+gboolean
+vf_prompt_name_check (const char *name, GError **error)
+{
+  const guint8 *p = (const guint8 *)name;
+  gsize len = strlen (name), where;
+
+  if (scan_utf8 (p, len, &where) != SCAN_OK)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "the name is not UTF-8 (byte %" G_GSIZE_FORMAT ")",
+                    where);
+      return FALSE;
+    }
+  /* C0, DEL and C1 (U+0080 to U+009F, 0xc2 0x80 to 0xc2 0x9f in UTF-8) */
+  for (gsize i = 0; i < len; i++)
+    if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
+      {
+        vf_set_error (error, VF_ERROR_INVALID,
+                      "the name holds a control character (byte %" G_GSIZE_FORMAT ")", i);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 void
 vf_prompt_check_init (VfPromptCheck *check)
 {

@@ -61,7 +61,7 @@ vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason)
   g_autofree char *name = NULL;
 
   g_return_if_fail (jobs != NULL);
-  if (!vf_prompt_name (prompt_file, &name))
+  if (!vf_prompt_name (prompt_file, &name) || !vf_prompt_name_check (prompt_file, NULL))
     return;
   reject_locally (jobs, name, prompt_file, NULL, 0, reason);
 }
@@ -101,6 +101,25 @@ refusal_reason (const GError *error)
   return g_strdup_printf ("%s: %s", code_line, message_line);
 }
 
+/* With the journal unwritable: nothing was sent, so the job is refused and
+ * says why.  Drops the caller's reference. */
+static void
+refuse_unsent (VfJobs *jobs, Job *job, GError *local, GError **error)
+{
+  VfTxn txn;
+
+  vf_txn_begin_unjournaled (&txn, jobs);
+  job->phase = VF_JOB_REJECTED;
+  job->sending = FALSE;
+  job->reason = g_strdup_printf ("journal_error: %s; nothing was sent", local->message);
+  job->changed_us = g_get_real_time ();
+  vf_txn_event (&txn, job, "rejected", NULL);
+  vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
+  vf_job_unref_locked (job);
+  vf_txn_commit (&txn, NULL);
+  g_propagate_error (error, local);
+}
+
 /* The job for a submission, as `submitting`, with its intent journaled and
  * synced; NULL (and *error) when nothing may be sent.  Returns a reference. */
 static Job *
@@ -131,18 +150,27 @@ journal_intent (VfJobs *jobs, const char *name, const char *prompt_file, const c
   vf_txn_urgent (&txn);
   if (vf_txn_commit (&txn, &local))
     return job;
-
-  /* Nothing was sent: the job is refused, and says why. */
-  vf_txn_begin_unjournaled (&txn, jobs);
-  job->phase = VF_JOB_REJECTED;
-  job->reason = g_strdup_printf ("journal_error: %s; nothing was sent", local->message);
-  job->changed_us = g_get_real_time ();
-  vf_txn_event (&txn, job, "rejected", NULL);
-  vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
-  vf_job_unref_locked (job);
-  vf_txn_commit (&txn, NULL);
-  g_propagate_error (error, g_steal_pointer (&local));
+  refuse_unsent (jobs, job, g_steal_pointer (&local), error);
   return NULL;
+}
+
+/* The mark that the create is being sent, journaled and synced: from here
+ * on the job may exist on the API.  FALSE (the job refused, the reference
+ * dropped) when the mark cannot be written: nothing is sent then. */
+static gboolean
+journal_sending (VfJobs *jobs, Job *job, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  VfTxn txn;
+
+  vf_txn_begin (&txn, jobs);
+  job->sending = TRUE;
+  vf_txn_record (&txn, vf_job_sending_record (job), TRUE);
+  vf_txn_urgent (&txn);
+  if (vf_txn_commit (&txn, &local))
+    return TRUE;
+  refuse_unsent (jobs, job, g_steal_pointer (&local), error);
+  return FALSE;
 }
 
 /* The create's outcome, journaled and synced. */
@@ -208,6 +236,11 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
       vf_set_error (error, VF_ERROR_INVALID, "%s is not a prompt file name", prompt_file);
       return FALSE;
     }
+  /* A name that is not UTF-8 fails below, when its intent cannot be
+   * journaled, and its job says so; one with a control character would
+   * forge a line of `status` or `events`: it never enters the table. */
+  if (g_utf8_validate (prompt_file, -1, NULL) && !vf_prompt_name_check (prompt_file, error))
+    return FALSE;
 
   g_mutex_lock (&jobs->lock);
   old = g_hash_table_lookup (jobs->table, name);
@@ -235,9 +268,9 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
     body = shaped;
   }
 
-  /* The intent, on disk before anything is sent. */
+  /* The intent, then the mark, on disk before anything is sent. */
   job = journal_intent (jobs, name, prompt_file, data, len, protocol, body, error);
-  if (!job)
+  if (!job || !journal_sending (jobs, job, error))
     return FALSE;
 
   request.body = body;
@@ -259,7 +292,7 @@ static gboolean
 job_name_ok (const char *name)
 {
   return name && *name && !strchr (name, '/') && strcmp (name, ".") != 0 && strcmp (name, "..") != 0
-         && g_utf8_validate (name, -1, NULL);
+         && vf_prompt_name_check (name, NULL);
 }
 
 gboolean

@@ -59,7 +59,9 @@ typedef struct
 void vf_jobs_config_init (VfJobsConfig *config);
 
 /* Takes the state-dir lock and loads the journal.  Fails with
- * G_IO_ERROR_BUSY when another mount holds the state dir.  Sends nothing. */
+ * G_IO_ERROR_BUSY when another mount holds the state dir.  Sends nothing:
+ * a save that a crash cut before its create was sent loads as REJECTED
+ * ("not_sent"), one cut after it as UNKNOWN. */
 VfJobs *vf_jobs_open (const VfJobsConfig *config, GError **error);
 /* Starts the poller and the adoption of unknown jobs. */
 void vf_jobs_start (VfJobs *jobs);
@@ -69,9 +71,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfJobs, vf_jobs_close)
 
 typedef enum
 {
-  VF_JOB_SUBMITTING, /* intent on disk, create in flight */
-  VF_JOB_REJECTED,   /* refused locally or by the API; nothing was made */
-  VF_JOB_UNKNOWN,    /* sent, answer lost; being looked for in the API's list */
+  VF_JOB_SUBMITTING, /* intent on disk, create about to be sent or in flight */
+  VF_JOB_REJECTED,   /* refused locally or by the API, or never sent (videofs
+                      * stopped first: "not_sent"); nothing was made */
+  VF_JOB_UNKNOWN,    /* sent (or being sent when videofs stopped), answer
+                      * lost; being looked for in the API's list */
   VF_JOB_LIVE,       /* the API accepted it: it has an id */
 } VfJobPhase;
 
@@ -120,7 +124,8 @@ guint64 vf_jobs_events_size (VfJobs *jobs, gint64 *changed_us);
 
 /* Submits the prompt file `prompt_file` (a name vf_prompt_name() accepts)
  * with the given whole contents.  Parses and validates locally (nothing is
- * sent on a local error), journals the intent, creates, journals the id.
+ * sent on a local error), journals the intent and then the mark that it is
+ * being sent (each synced), creates, journals the id.
  * Returns once the API answered.  On failure the job is REJECTED (or
  * UNKNOWN when the answer was lost) and *error says why; map it with
  * vf_error_to_errno().  A job that is LIVE, UNKNOWN or SUBMITTING under that

@@ -24,6 +24,12 @@ G_BEGIN_DECLS
  * (may be NULL) gets the job name, newly allocated. */
 gboolean vf_prompt_name (const char *name, char **stem);
 
+/* Whether `name` may be made in jobs/ (a prompt, scratch file or job
+ * directory): UTF-8, so that the journal can keep it, and no control
+ * character (U+0000 to U+001F, U+007F to U+009F), so that no name can end
+ * or bend a line of `status` or `events`.  Fails with VF_ERROR_INVALID. */
+gboolean vf_prompt_name_check (const char *name, GError **error);
+
 /* Incremental checker.  Feed it writes at their offsets; it keeps the state
  * of a UTF-8 sequence cut at the end of a write.  A write at an offset other
  * than where the last one ended resets the UTF-8 state (the whole file is

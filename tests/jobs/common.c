@@ -138,6 +138,14 @@ wait_for (gboolean (*cond) (Fixture *f, gconstpointer data), Fixture *f, gconstp
   return TRUE;
 }
 
+gboolean
+phase_is_live (Fixture *f, gconstpointer data)
+{
+  g_autoptr (VfJobInfo) info = vf_jobs_get (f->jobs, data);
+
+  return info && info->phase == VF_JOB_LIVE;
+}
+
 typedef struct
 {
   const char *name;

@@ -47,3 +47,5 @@ void wait_status (Fixture *f, const char *name, const char *prefix, double timeo
 gboolean wait_for (gboolean (*cond) (Fixture *f, gconstpointer data), Fixture *f,
                    gconstpointer data, double timeout_s);
 double time_scale (void);
+/* For wait_for(): the job named `data` has an id (VF_JOB_LIVE). */
+gboolean phase_is_live (Fixture *f, gconstpointer data);

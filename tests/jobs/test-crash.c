@@ -4,8 +4,9 @@
  * jobs-driver submits N prompts against a simulator whose creates are held
  * for a while after the job is made, so most kills land between the
  * request and its answer.  After many kills and restarts, the table opened
- * here must hold every job the simulator made, under its own name, and the
- * simulator must have made each prompt at most once. */
+ * here must hold every job the simulator made, under its own name, the
+ * simulator must have made each prompt at most once, and no job that says
+ * it was never sent may have been made. */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -72,6 +73,26 @@ sim_jobs (Fixture *f)
   return jobs;
 }
 
+/* "crash prompt 3" for p03 */
+static char *
+prompt_of (const char *name)
+{
+  return g_strdup_printf ("crash prompt %d", (int)g_ascii_strtoll (name + 1, NULL, 10));
+}
+
+static gboolean
+made_prompt (GHashTable *made, const char *prompt)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, made);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (value, prompt) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 none_unknown_that_exists (Fixture *f, gconstpointer data)
 {
@@ -82,17 +103,12 @@ none_unknown_that_exists (Fixture *f, gconstpointer data)
     {
       g_autoptr (VfJobInfo) info = vf_jobs_get (f->jobs, names->pdata[i]);
       g_autofree char *prompt = NULL;
-      GHashTableIter iter;
-      gpointer value;
 
       if (info->phase != VF_JOB_UNKNOWN && info->phase != VF_JOB_SUBMITTING)
         continue;
-      /* p03 was submitted as "crash prompt 3" */
-      prompt = g_strdup_printf ("crash prompt %d", (int)g_ascii_strtoll (info->name + 1, NULL, 10));
-      g_hash_table_iter_init (&iter, made);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (g_strcmp0 (value, prompt) == 0)
-          return FALSE;
+      prompt = prompt_of (info->name);
+      if (made_prompt (made, prompt))
+        return FALSE;
     }
   return TRUE;
 }
@@ -111,15 +127,18 @@ test_kill_anywhere (void)
   gpointer key, value;
   guint live = 0;
   guint n_unknown = 0;
+  guint n_unsent = 0;
 
   fixture_setup (f, args);
   for (int round = 0; round < ROUNDS; round++)
     {
       g_autoptr (GPtrArray) seen = NULL;
+      g_autoptr (GHashTable) made_now = NULL;
 
       run_driver (f, g_test_rand_double_range (0.05, 0.8));
       /* Whatever the kill left loads, and nothing is submitting any more. */
       fixture_open (f, 0.2, FALSE, FALSE);
+      made_now = sim_jobs (f);
       seen = vf_jobs_names (f->jobs);
       for (guint i = 0; i < seen->len; i++)
         {
@@ -128,10 +147,18 @@ test_kill_anywhere (void)
           g_assert_cmpint (info->phase, !=, VF_JOB_SUBMITTING);
           if (info->phase == VF_JOB_UNKNOWN)
             n_unknown++;
+          /* What says it was never sent was never sent. */
+          if (g_str_has_prefix (info->status, "rejected not_sent: "))
+            {
+              g_autofree char *prompt = prompt_of (info->name);
+
+              g_assert_false (made_prompt (made_now, prompt));
+              n_unsent++;
+            }
         }
       g_clear_pointer (&f->jobs, vf_jobs_close);
     }
-  g_test_message ("%u jobs were found unknown after a kill", n_unknown);
+  g_test_message ("%u jobs were found unknown after a kill, %u never sent", n_unknown, n_unsent);
   g_assert_cmpuint (n_unknown, >, 0);
   /* A last run that is left to finish: every prompt has a job then. */
   run_driver (f, 0);
@@ -168,7 +195,8 @@ test_kill_anywhere (void)
         }
       else
         {
-          /* Killed after the intent, before the request left: nothing to find. */
+          /* Killed after the mark that it was being sent, before the request
+           * left: nothing to find, and never sent again. */
           g_assert_cmpint (info->phase, ==, VF_JOB_UNKNOWN);
           g_assert_false (g_hash_table_contains (prompts, prompt));
         }

@@ -2,8 +2,9 @@
 
 The simulator holds every create's answer for 0.4 s, so kills land before,
 during and after creates. After each kill the mount comes back and the
-prompts that have no job yet are saved again, as a user would. At the end
-every job the API made is shown under its name, and nothing was made twice.
+prompts that have no job yet, or one that was never sent, are saved again,
+as a user would. At the end every job the API made is shown under its name,
+nothing was made twice, and no job that said it was never sent was made.
 """
 
 import json
@@ -44,6 +45,17 @@ def sim_jobs(sim):
         after = page["last_id"]
 
 
+def never_sent(m, name):
+    try:
+        return read(m.path("jobs", name, "status")).startswith("rejected not_sent: ")
+    except FileNotFoundError:
+        return False
+
+
+def to_save(m):
+    return [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n)) or never_sent(m, n)]
+
+
 def job_ids(m):
     ids = {}
     for name in PROMPTS:
@@ -60,11 +72,16 @@ def test_kill_9_during_submissions(tmp_path, sim):
     print(f"CRASH_SEED={seed}")
     rng = random.Random(seed)
     m = Mount(tmp_path, sim.url, "poll=0.2,prefetch=no", start=False)
-    kills = lost = 0
+    kills = lost = unsent = 0
     try:
         while True:
             m.start()
-            todo = [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))]
+            made = {j["prompt"] for j in sim_jobs(sim)}
+            for n in PROMPTS:
+                if never_sent(m, n):
+                    assert PROMPTS[n] not in made
+                    unsent += 1
+            todo = to_save(m)
             if not todo or kills == 10:
                 break
             lost += sum(read(m.path("jobs", n, "status")).startswith("unknown")
@@ -85,7 +102,7 @@ def test_kill_9_during_submissions(tmp_path, sim):
             m.err.close()
             # Nothing but the kill ended it (a GLib fatal log would be SIGTRAP).
             assert m.proc.returncode == -signal.SIGKILL, m.stderr()
-        submit_all(m, [n for n in PROMPTS if not os.path.isdir(m.path("jobs", n))], [])
+        submit_all(m, to_save(m), [])
         made = sim_jobs(sim)
         prompts = [j["prompt"] for j in made]
         # Nothing was sent twice: one job per prompt, as many creates as jobs.
@@ -96,12 +113,13 @@ def test_kill_9_during_submissions(tmp_path, sim):
         by_prompt = {j["prompt"]: j["id"] for j in made}
         want = {n: by_prompt[p] for n, p in PROMPTS.items() if p in by_prompt}
         wait_for(lambda: job_ids(m) == want or None, timeout=60, what="every job adopted")
-        # A job whose intent was journaled but whose create never left stays
-        # `unknown`; everything else was made exactly once.
+        # A job marked as being sent whose create never left stays `unknown`;
+        # everything else was made exactly once.
         for name in PROMPTS:
             if name not in want:
                 assert read(m.path("jobs", name, "status")).startswith("unknown")
-        print(f"{kills} kills, {lost} lost answers seen, {len(made)} jobs made")
+        print(f"{kills} kills, {lost} lost answers seen, {unsent} never sent, "
+              f"{len(made)} jobs made")
     except BaseException:
         m.cleanup()
         raise

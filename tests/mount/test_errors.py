@@ -2,11 +2,13 @@
 
 import errno
 import os
+import re
 import stat
+import subprocess
 
 import pytest
 
-from util import read, write
+from util import TOP, read, write
 
 
 def creates(sim):
@@ -91,6 +93,36 @@ def test_too_large_fails_write(mount, sim):
     assert creates(sim) == 0
 
 
+def test_truncate_past_the_limit_is_efbig(mount, sim):
+    p = mount.path("jobs", "grow.txt")
+    write(p, "")  # a draft
+    expect_errno(errno.EFBIG, os.truncate, p, 10 << 30)
+    expect_errno(errno.EFBIG, os.truncate, p, 32769)
+    assert os.stat(p).st_size == 0
+    os.truncate(p, 32768)  # the limit itself is a size a prompt may have
+    assert os.stat(p).st_size == 32768
+    os.truncate(p, 0)
+    fd = os.open(p, os.O_WRONLY)
+    expect_errno(errno.EFBIG, os.ftruncate, fd, 10 << 30)
+    os.write(fd, b"a short prompt")
+    os.close(fd)  # sends what was written, not a sparse 10 GB
+    assert creates(sim) == 1
+    assert read(p) == "a short prompt"
+    # the shell's way, on a file that does not exist yet
+    q = mount.path("jobs", "huge.txt")
+    r = subprocess.run(["truncate", "-s", "10G", q], stderr=subprocess.PIPE, text=True)
+    assert r.returncode != 0
+    assert "File too large" in r.stderr
+    assert os.stat(q).st_size == 0
+    assert max(os.stat(os.path.join(mount.state, "files", f)).st_size
+               for f in os.listdir(os.path.join(mount.state, "files"))) <= 32768
+    # a scratch file is not a prompt: it may have any size
+    write(mount.path("jobs", "scratch.bin"), "")
+    os.truncate(mount.path("jobs", "scratch.bin"), 1 << 20)
+    assert os.stat(mount.path("jobs", "scratch.bin")).st_size == 1 << 20
+    assert creates(sim) == 1
+
+
 def test_bad_front_matter_fails_close(mount, sim):
     fd = open_w(mount, "fm.txt")
     os.write(fd, b"---\nseconds: eight\n---\na slow zoom\n")
@@ -162,3 +194,26 @@ def test_resave_after_success_is_eacces(mount, sim):
     expect_errno(errno.EACCES, os.open, mount.path("jobs", "done.txt"), os.O_WRONLY)
     expect_errno(errno.EACCES, os.truncate, mount.path("jobs", "done.txt"), 0)
     assert creates(sim) == 1
+
+
+def test_other_prompt_file_of_a_job_is_ebusy(mount, sim):
+    # stem.txt is the job `stem`: stem.json would be a second job of that name
+    write(mount.path("jobs", "stem.txt"), "the first take")
+    ident = read(mount.path("jobs", "stem", "id"))
+    fd = open_w(mount, "stem.json")
+    os.write(fd, b'{"prompt": "another take"}')
+    expect_errno(errno.EBUSY, os.close, fd)
+    write(mount.path("jobs", "stem.tmp"), '{"prompt": "another take"}')
+    expect_errno(errno.EBUSY, os.rename, mount.path("jobs", "stem.tmp"),
+                 mount.path("jobs", "stem.json"))
+    assert creates(sim) == 1
+    assert read(mount.path("jobs", "stem", "id")) == ident
+    assert "the first take" in read(mount.path("jobs", "stem", "request.json"))
+
+
+def test_every_errno_asserted_here_is_in_the_table():
+    man = read(os.path.join(TOP, "man", "videofs.rst"))
+    table = man.split("\nERRORS\n", 1)[1].split("\nOPTIONS\n", 1)[0]
+    listed = set(re.findall(r"\*\*(E[A-Z]+)\*\*", table))
+    asserted = set(re.findall(r"expect_errno\(errno\.(E[A-Z]+)", read(__file__)))
+    assert asserted - listed == set()

@@ -50,6 +50,55 @@ test_names (void)
     }
 }
 
+/* Names that may be made in jobs/: UTF-8, and nothing that ends or bends
+ * a line of `status` or `events` (the control characters of Unicode). */
+static void
+test_name_check (void)
+{
+  static const struct
+  {
+    const char *name;
+    const char *why; /* NULL: allowed; else a word of the reason */
+  } cases[] = {
+    { "kitten.txt", NULL },
+    { "a b.txt", NULL },
+    { "caf\xc3\xa9.txt", NULL },
+    { "\xe2\x80\xa8.txt", NULL }, /* U+2028 is no control character */
+    { "4913", NULL },
+    { ".kitten.txt.swp", NULL },
+    { "caf\xe9.txt", "UTF-8" },
+    { "caf\xc3.txt", "UTF-8" },
+    { "\xed\xa0\x80.txt", "UTF-8" }, /* a surrogate */
+    { "a\nfake  completed  100%  video_fake.txt", "control" },
+    { "tab\there.txt", "control" },
+    { "\r.txt", "control" },
+    { "esc\x1b[31m.txt", "control" },
+    { "del\x7f.txt", "control" },
+    { "csi\xc2\x9b.txt", "control" }, /* U+009B */
+    { "nel\xc2\x85", "control" },     /* U+0085, even in a scratch name */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      gboolean ok = vf_prompt_name_check (cases[i].name, &error);
+
+      g_test_message ("name %zu", i);
+      if (!cases[i].why)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          continue;
+        }
+      g_assert_false (ok);
+      g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, cases[i].why));
+      /* the reason is printable itself */
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      g_assert_null (strchr (error->message, '\n'));
+    }
+}
+
 /* Feeds the writes; returns the error of the first that fails, or NULL. */
 static GError *
 check_writes (VfPromptCheck *check, const char *data, const gsize *cuts, gsize n_cuts, gsize len)
@@ -746,6 +795,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/prompt/names", test_names);
+  g_test_add_func ("/prompt/name-check", test_name_check);
   g_test_add_func ("/prompt/check/split", test_check_split);
   g_test_add_func ("/prompt/check/pending", test_check_pending);
   g_test_add_func ("/prompt/check/invalid", test_check_invalid);
