@@ -15,20 +15,11 @@ static char *mountpoint;
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  g_autofree char *config_home = NULL;
-  g_autofree char *dir = NULL;
+  g_autofree char *config_home = fuzz_options_init (&mountpoint);
+  g_autofree char *dir = g_build_filename (config_home, "videofs", NULL);
 
-  fuzz_quiet ();
-  /* before GLib first reads them: it keeps what it read */
-  config_home = g_build_filename (fuzz_dir (), "config", NULL);
-  g_setenv ("XDG_CONFIG_HOME", config_home, TRUE);
-  g_setenv ("XDG_STATE_HOME", fuzz_dir (), TRUE);
-  g_setenv ("XDG_CACHE_HOME", fuzz_dir (), TRUE);
-  dir = g_build_filename (config_home, "videofs", NULL);
   fuzz_assert (g_mkdir_with_parents (dir, 0700) == 0);
   config_path = g_build_filename (dir, "config", NULL);
-  mountpoint = g_build_filename (fuzz_dir (), "mnt", NULL);
-  fuzz_assert (g_mkdir_with_parents (mountpoint, 0700) == 0);
   return 0;
 }
 

@@ -11,13 +11,6 @@
 #include "vf-task.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_quiet ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *input, size_t size)
 {
   g_autoptr (GError) error = NULL;

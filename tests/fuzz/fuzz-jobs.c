@@ -28,7 +28,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   VfClientConfig config;
   g_autoptr (GError) error = NULL;
 
-  fuzz_quiet ();
   vf_client_config_init (&config);
   config.endpoint = "http://127.0.0.1:9/v1";
   config.ark_endpoint = "http://127.0.0.1:9/api/v3";

@@ -18,7 +18,6 @@ static char *path;
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  fuzz_quiet ();
   path = g_build_filename (fuzz_dir (), "journal", NULL);
   return 0;
 }

@@ -17,15 +17,7 @@ static char *mountpoint;
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  g_autofree char *config_home = NULL;
-
-  fuzz_quiet ();
-  config_home = g_build_filename (fuzz_dir (), "config", NULL);
-  g_setenv ("XDG_CONFIG_HOME", config_home, TRUE);
-  g_setenv ("XDG_STATE_HOME", fuzz_dir (), TRUE);
-  g_setenv ("XDG_CACHE_HOME", fuzz_dir (), TRUE);
-  mountpoint = g_build_filename (fuzz_dir (), "mnt", NULL);
-  fuzz_assert (g_mkdir_with_parents (mountpoint, 0700) == 0);
+  g_free (fuzz_options_init (&mountpoint));
   return 0;
 }
 

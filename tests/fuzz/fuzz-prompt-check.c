@@ -13,13 +13,6 @@
 #include "vf-error.h"
 #include "vf-prompt.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_quiet ();
-  return 0;
-}
-
 static gboolean
 check_in_pieces (const guint8 *data, gsize len, guint cut, VfPromptCheck *check)
 {

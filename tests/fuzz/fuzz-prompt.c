@@ -14,13 +14,6 @@
 #include "vf-error.h"
 #include "vf-prompt.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_quiet ();
-  return 0;
-}
-
 static const VfPromptDefaults defaults_table[] = {
   { NULL, NULL, NULL },
   { "doubao-seedance-1-0-pro-250528", NULL, NULL },

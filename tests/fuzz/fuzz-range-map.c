@@ -16,7 +16,6 @@ static char *path;
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  fuzz_quiet ();
   path = g_build_filename (fuzz_dir (), "map", NULL);
   return 0;
 }

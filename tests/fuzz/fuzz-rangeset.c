@@ -11,13 +11,6 @@
 
 #define N 512
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_quiet ();
-  return 0;
-}
-
 static void
 check (const VfRangeSet *set, const gboolean *model, gint64 probe)
 {

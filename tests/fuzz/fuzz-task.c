@@ -12,13 +12,6 @@
 #include "vf-error.h"
 #include "vf-task.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_quiet ();
-  return 0;
-}
-
 static void
 check_task (const VfTask *task, VfProtocol protocol)
 {

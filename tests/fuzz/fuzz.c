@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "fuzz.h"
+#include "testutil.h"
 
 static char *scratch;
 
@@ -20,32 +21,12 @@ drop_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointe
   return G_LOG_WRITER_HANDLED;
 }
 
-void
+/* Before LLVMFuzzerInitialize, so that no harness needs one for it. */
+__attribute__ ((constructor)) static void
 fuzz_quiet (void)
 {
   if (!g_getenv ("FUZZ_VERBOSE"))
     g_log_set_writer_func (drop_log, NULL, NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir)
-    {
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *sub = g_build_filename (path, name, NULL);
-          if (g_file_test (sub, G_FILE_TEST_IS_DIR) && !g_file_test (sub, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (sub);
-          else
-            g_unlink (sub);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
 }
 
 static void

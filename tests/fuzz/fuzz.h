@@ -4,6 +4,9 @@
  * lib/ (or fs/options.c), built with -fsanitize=fuzzer,address,undefined.
  * A property that does not hold calls fuzz_fail(), which aborts, so that
  * libFuzzer keeps the input as a crash like any sanitizer report.
+ * g_message() and friends are silenced before the harness starts (lib/
+ * logs what it skips; thousands of lines a second would slow the run
+ * down) unless FUZZ_VERBOSE is set.
  *
  * Ownership: fuzz_dir() is the harness's scratch directory, made once and
  * removed at exit; the string is static.  No locks: libFuzzer calls the
@@ -41,10 +44,6 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
       fuzz_fail ("%s", #cond);                                                                     \
   }                                                                                                \
   G_STMT_END
-
-/* Silences g_message() and friends (lib/ logs what it skips; thousands of
- * lines a second would slow the run down) unless FUZZ_VERBOSE is set. */
-void fuzz_quiet (void);
 
 /* A scratch directory on tmpfs where there is one (the journal fsyncs). */
 const char *fuzz_dir (void);

@@ -1,7 +1,7 @@
 /* options-check.h: what the config and option harnesses check of the
  * settings fs/options.c makes.
  *
- * Ownership: everything is borrowed.  No state, no locks.
+ * Ownership: everything is borrowed, but what fuzz_options_init returns.  No state, no locks.
  */
 #pragma once
 
@@ -11,6 +11,22 @@
 #include "fuzz.h"
 #include "vf-error.h"
 #include "videofs.h"
+
+/* Points GLib's config, state and cache homes into the scratch dir (before
+ * GLib first reads them: it keeps what it read) and makes the mount point;
+ * returns the config home and sets *mountpoint, both new. */
+static inline char *
+fuzz_options_init (char **mountpoint)
+{
+  char *config_home = g_build_filename (fuzz_dir (), "config", NULL);
+
+  g_setenv ("XDG_CONFIG_HOME", config_home, TRUE);
+  g_setenv ("XDG_STATE_HOME", fuzz_dir (), TRUE);
+  g_setenv ("XDG_CACHE_HOME", fuzz_dir (), TRUE);
+  *mountpoint = g_build_filename (fuzz_dir (), "mnt", NULL);
+  fuzz_assert (g_mkdir_with_parents (*mountpoint, 0700) == 0);
+  return config_home;
+}
 
 /* Finishes `opts` with `mountpoint` as its last argument and checks the
  * outcome: a refusal is VF_ERROR_INVALID with a reason; settings taken are
