@@ -602,8 +602,12 @@ parse_json (const char *text, gsize len, const VfPromptDefaults *defaults, GErro
   body = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!body)
     {
+      /* jansson's words quote the bytes it read, which may stop inside a
+       * character: the reason must stay UTF-8 to be journaled. */
+      g_autofree char *why = g_utf8_make_valid (jerr.text, -1);
+
       vf_set_error (error, VF_ERROR_INVALID, "invalid JSON at line %d, column %d: %s", jerr.line,
-                    jerr.column, jerr.text);
+                    jerr.column, why);
       return NULL;
     }
   if (!json_is_object (body))

@@ -596,6 +596,16 @@ test_parse_json_errors (void)
   g_assert_nonnull (strstr (error->message, "duplicate"));
   g_clear_error (&error);
 
+  /* jansson quotes the bytes it read, which can end inside a character:
+   * the reason is kept in the journal, which takes only UTF-8. */
+  static const char cut[] = "{\"p--\\\xef\xbb\xbf\nu";
+  body = vf_prompt_parse (cut, sizeof cut - 1, TRUE, NULL, &error);
+  g_assert_null (body);
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_true (g_str_has_prefix (error->message, "invalid JSON at line 1, column "));
+  g_clear_error (&error);
+
   assert_parse_fails ("", TRUE,
                       "invalid JSON at line 1, column 0: '[' or '{' expected near end of file");
   assert_parse_fails ("[\"A cat\"]", TRUE, "the request body must be a JSON object");
