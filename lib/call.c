@@ -193,9 +193,11 @@ call_attempt (gpointer data, GError **error)
   if (!answer)
     {
       g_autofree char *shown = vf_http_url_for_message (call->url);
+      /* jansson quotes what it read, which may stop inside a character. */
+      g_autofree char *why = g_utf8_make_valid (jerr.text, -1);
       GError *e
           = g_error_new (VF_ERROR, VF_ERROR_PROTOCOL, "%s %s: the answer is not JSON: %s (line %d)",
-                         call->method, shown, jerr.text, jerr.line);
+                         call->method, shown, why, jerr.line);
 
       vf_error_set_http (e, st->response->status, NULL, NULL,
                          vf_http_response_header (st->response, "x-request-id"));
