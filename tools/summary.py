@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Adds up meson's and pytest's results, in each build dir given (default:
 build), into one closing line: every meson test log there (testlog.json, and
-testlog-SETUP.json of a test setup such as valgrind) and pytest.xml."""
+testlog-SETUP.json of a test setup such as valgrind), pytest.xml, and the
+closing "N passed, N failed" line of another runner kept in *-summary.txt."""
 import glob
 import json
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -29,4 +31,12 @@ for build in sys.argv[1:] or ["build"]:
             passed += n - f - s
             failed += f
             skipped += s
+    for path in sorted(glob.glob(os.path.join(build, "*-summary.txt"))):
+        with open(path) as f:
+            lines = re.findall(r"^(\d+) passed, (\d+) failed", f.read(), re.M)
+        if lines:
+            passed += int(lines[-1][0])
+            failed += int(lines[-1][1])
+        else:
+            failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
