@@ -38,6 +38,17 @@ task_state_word (const VfTask *task)
     }
 }
 
+/* A job shows `completed` only once the sizes of its content are known, so
+ * that video.mp4 is there whenever its status says so: a job adopted from
+ * the API's list comes with the task as listed, finished or not, and is
+ * probed by its next poll. */
+static gboolean
+completion_unprobed (const Job *job)
+{
+  return job->phase == VF_JOB_LIVE && job->task && job->task->state == VF_STATE_COMPLETED
+         && !job->probed;
+}
+
 const char *
 vf_job_state_word (const Job *job)
 {
@@ -51,7 +62,7 @@ vf_job_state_word (const Job *job)
       return "unknown";
     case VF_JOB_LIVE:
     default:
-      return task_state_word (job->task);
+      return completion_unprobed (job) ? "in_progress" : task_state_word (job->task);
     }
 }
 
@@ -126,6 +137,11 @@ job_status_text (const Job *job)
       return g_strdup ("unknown (the request was sent but no answer came; looking for it)\n");
     case VF_JOB_LIVE:
     default:
+      if (completion_unprobed (job) && job->no_answer_s > 0)
+        return g_strdup_printf ("in_progress 100%% (no answer for %" G_GINT64_FORMAT "s)\n",
+                                job->no_answer_s);
+      if (completion_unprobed (job))
+        return g_strdup ("in_progress 100%\n");
       return vf_task_status_text (job->task, job->expired, job->no_answer_s);
     }
 }

@@ -495,6 +495,66 @@ test_lost_answer_adopted (void)
   fixture_teardown (f);
 }
 
+static gboolean
+content_asked (Fixture *f, gconstpointer data)
+{
+  return sim_requests (f->sim, "content") >= 1;
+}
+
+/* A job adopted after the API finished it shows `completed` only once the
+ * sizes of its content are known, as a polled one does: whenever its status
+ * says `completed`, video.mp4 is there. */
+static void
+test_adopted_finished_waits_for_sizes (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfJobInfo) info = NULL;
+  g_autoptr (VfJobInfo) done = NULL;
+  g_autoptr (GBytes) table = NULL;
+  g_autoptr (GPtrArray) events = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *row = NULL;
+  const char *text = "a lost cat, found finished";
+  json_t *page;
+  long status;
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  sim_fault (f->sim, "drop_create:count=1");
+  g_assert_false (vf_jobs_submit (f->jobs, "lost.txt", text, strlen (text), &error));
+  g_clear_error (&error);
+  list = sim_control (f->sim, "GET", "/v1/videos?limit=1", NULL, &status, NULL);
+  g_assert_cmpint (status, ==, 200);
+  page = json_loads (list, 0, NULL);
+  g_assert_nonnull (page);
+  sim_complete (f->sim, json_string_value (json_object_get (
+                            json_array_get (json_object_get (page, "data"), 0), "id")));
+  json_decref (page);
+  /* The size probes fail until the faults are cleared. */
+  sim_fault (f->sim, "5xx:call=content");
+  sim_reset_stats (f->sim);
+
+  vf_jobs_start (f->jobs);
+  g_assert_true (wait_for (phase_is_live, f, "lost", 20));
+  g_assert_true (wait_for (content_asked, f, NULL, 20));
+  info = get_job (f, "lost");
+  g_assert_cmpint (info->content_size[VF_VARIANT_VIDEO], ==, -1);
+  g_assert_true (g_str_has_prefix (info->status, "in_progress 100%"));
+  table = vf_jobs_status_table (f->jobs, NULL);
+  row = g_strndup (g_bytes_get_data (table, NULL), g_bytes_get_size (table));
+  g_assert_nonnull (strstr (row, "\nlost  in_progress  100%"));
+
+  sim_clear_faults (f->sim);
+  wait_status (f, "lost", "completed", 20);
+  done = get_job (f, "lost");
+  g_assert_cmpint (done->content_size[VF_VARIANT_VIDEO], ==, VIDEO_BYTES);
+  events = events_of (f);
+  g_assert_cmpstr (event_word (events, events->len - 2), ==, "adopted");
+  g_assert_cmpstr (event_word (events, events->len - 1), ==, "completed");
+  fixture_teardown (f);
+}
+
 /* ----- content ----- */
 
 static void
@@ -1099,6 +1159,7 @@ main (int argc, char **argv)
   g_test_add_func ("/jobs/rate-limit-backoff", test_rate_limit_backoff);
   g_test_add_func ("/jobs/no-answer", test_no_answer);
   g_test_add_func ("/jobs/lost-answer-adopted", test_lost_answer_adopted);
+  g_test_add_func ("/jobs/adopted-finished-waits-for-sizes", test_adopted_finished_waits_for_sizes);
   g_test_add_func ("/jobs/expired", test_expired);
   g_test_add_func ("/jobs/bad-content-refused", test_bad_content_refused);
   g_test_add_func ("/jobs/cut-resumed", test_cut_resumed);

@@ -176,6 +176,19 @@ class Sim:
         assert status == 200, body
         return json.loads(body)
 
+    def jobs(self, token="t"):
+        """Every job the account has, newest first, through every page."""
+        jobs, after = [], None
+        while True:
+            path = "/v1/videos?limit=100" + (f"&after={after}" if after else "")
+            status, body = self.call("GET", path, token=token)
+            assert status == 200, body
+            page = json.loads(body)
+            jobs += page["data"]
+            if not page["has_more"]:
+                return jobs
+            after = page["last_id"]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
