@@ -7,7 +7,6 @@ as a user would. At the end every job the API made is shown under its name,
 nothing was made twice, and no job that said it was never sent was made.
 """
 
-import json
 import os
 import random
 import signal
@@ -30,19 +29,6 @@ def submit_all(m, names, errors):
         except OSError as e:  # the daemon died under us
             errors.append(e.errno)
             return
-
-
-def sim_jobs(sim):
-    jobs, after = [], None
-    while True:
-        path = "/v1/videos?limit=100" + (f"&after={after}" if after else "")
-        status, body = sim.call("GET", path, token="test-token")
-        assert status == 200, body
-        page = json.loads(body)
-        jobs += page["data"]
-        if not page["has_more"]:
-            return jobs
-        after = page["last_id"]
 
 
 def never_sent(m, name):
@@ -76,7 +62,7 @@ def test_kill_9_during_submissions(tmp_path, sim):
     try:
         while True:
             m.start()
-            made = {j["prompt"] for j in sim_jobs(sim)}
+            made = {j["prompt"] for j in sim.jobs("test-token")}
             for n in PROMPTS:
                 if never_sent(m, n):
                     assert PROMPTS[n] not in made
@@ -103,7 +89,7 @@ def test_kill_9_during_submissions(tmp_path, sim):
             # Nothing but the kill ended it (a GLib fatal log would be SIGTRAP).
             assert m.proc.returncode == -signal.SIGKILL, m.stderr()
         submit_all(m, to_save(m), [])
-        made = sim_jobs(sim)
+        made = sim.jobs("test-token")
         prompts = [j["prompt"] for j in made]
         # Nothing was sent twice: one job per prompt, as many creates as jobs.
         assert len(prompts) == len(set(prompts))
