@@ -146,6 +146,7 @@ main (int argc, char **argv)
   vf_log_start (opts.foreground);
   vf_interrupt_start (se);
   vf_notify_ready (&fs);
+  vf_watch_start (&fs, set.mountpoint, set.poll_s);
   vf_jobs_start (fs.jobs);
   vf_debug ("mounted %s on %s (state %s, cache %s)", opts.endpoint, set.mountpoint, opts.state_dir,
             opts.cache_dir);
@@ -160,6 +161,7 @@ main (int argc, char **argv)
   /* stopped by fusermount -u, or by SIGTERM/SIGINT/SIGHUP: a clean exit */
   ret = res == 0 || res == SIGTERM || res == SIGINT || res == SIGHUP ? 0 : 1;
   vf_notify_stop (&fs);
+  vf_watch_stop (&fs);
   vf_interrupt_stop ();
   vf_handles_release (&fs);
 
@@ -175,6 +177,7 @@ out4:
   vf_files_shutdown (&fs);
 out3:
   vf_jobs_close (fs.jobs);
+  vf_watch_free (&fs); /* after the job table: no more changes come */
 out2:
   vf_handles_clear (&fs);
   vf_notify_clear (&fs);

@@ -79,10 +79,9 @@ concerns (const VfHandle *h, const char *name, guint what)
     }
 }
 
-void
-vf_notify_changed (const char *name, guint what, gpointer user_data)
+static void
+wake_polled (VfFs *fs, const char *name, guint what)
 {
-  VfFs *fs = user_data;
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
 
   if (!fs->ready)
@@ -96,6 +95,15 @@ vf_notify_changed (const char *name, guint what, gpointer user_data)
       g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
       g_ptr_array_remove_index_fast (fs->polled, i);
     }
+}
+
+void
+vf_notify_changed (const char *name, guint what, gpointer user_data)
+{
+  VfFs *fs = user_data;
+
+  wake_polled (fs, name, what);
+  vf_watch_changed (fs, name, what);
 }
 
 void

@@ -85,6 +85,8 @@ vf_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   VfNode node;
   int res;
 
+  if (vf_watch_own (fs, VF_WATCH_GETATTR, path, st, &res))
+    return res;
   if (h && h->file)
     return vf_files_fstat (fs, h->file, st);
   if (!path && h)
@@ -253,6 +255,11 @@ vf_create (const char *path, mode_t mode, struct fuse_file_info *fi)
   VfNode node = { 0 };
   int res;
 
+  if (vf_watch_own (fs, VF_WATCH_CREATE, path, NULL, &res))
+    {
+      fi->fh = 0; /* an announcement: no handle, see watch.c */
+      return res;
+    }
   if (!name)
     return -EACCES;
   res = vf_files_open (fs, name, fi->flags, mode, TRUE, &fh);
@@ -282,7 +289,7 @@ vf_flush (const char *path, struct fuse_file_info *fi)
 {
   VfHandle *h = vf_handle_of (fi);
 
-  if (!h->file)
+  if (!h || !h->file)
     return 0;
   return vf_files_flush (vf_fs_get (), h->file);
 }
@@ -290,7 +297,10 @@ vf_flush (const char *path, struct fuse_file_info *fi)
 static int
 vf_release (const char *path, struct fuse_file_info *fi)
 {
-  vf_handle_release (vf_fs_get (), vf_handle_of (fi));
+  VfHandle *h = vf_handle_of (fi);
+
+  if (h)
+    vf_handle_release (vf_fs_get (), h);
   return 0;
 }
 
@@ -335,8 +345,11 @@ vf_truncate (const char *path, off_t size, struct fuse_file_info *fi)
   VfFs *fs = vf_fs_get ();
   VfFileHandle *fh;
   VfNode node;
-  int res = file_target (fs, path, fi, &node, &fh);
+  int res;
 
+  if (vf_watch_own (fs, VF_WATCH_TOUCH, path, NULL, &res))
+    return res;
+  res = file_target (fs, path, fi, &node, &fh);
   if (res < 0)
     return res;
   res = vf_files_truncate (fs, node.name, fh, size);
@@ -379,8 +392,11 @@ vf_utimens (const char *path, const struct timespec tv[2], struct fuse_file_info
   VfFs *fs = vf_fs_get ();
   VfFileHandle *fh;
   VfNode node;
-  int res = file_target (fs, path, fi, &node, &fh);
+  int res;
 
+  if (vf_watch_own (fs, VF_WATCH_TOUCH, path, NULL, &res))
+    return res;
+  res = file_target (fs, path, fi, &node, &fh);
   if (res < 0)
     return res;
   res = vf_files_utimens (fs, node.name, fh, tv);
@@ -393,8 +409,11 @@ vf_unlink (const char *path)
 {
   VfFs *fs = vf_fs_get ();
   VfNode node;
-  int res = vf_tree_lookup (fs, path, &node);
+  int res;
 
+  if (vf_watch_own (fs, VF_WATCH_REMOVE, path, NULL, &res))
+    return res;
+  res = vf_tree_lookup (fs, path, &node);
   if (res < 0)
     return res;
   switch (node.kind)
@@ -423,18 +442,23 @@ vf_rmdir (const char *path)
 {
   VfFs *fs = vf_fs_get ();
   VfNode node;
-  int res = vf_tree_lookup (fs, path, &node);
+  int res;
 
+  if (vf_watch_own (fs, VF_WATCH_REMOVE, path, NULL, &res))
+    return res;
+  res = vf_tree_lookup (fs, path, &node);
   if (res < 0)
     return res;
   if (node.kind == VF_NODE_JOB)
     {
       g_autoptr (GError) error = NULL;
+      vf_watch_local_begin (fs, node.name);
       if (!vf_jobs_forget (fs->jobs, node.name, &error))
         {
           vf_debug ("rmdir %s: %s", path, error->message);
           res = -vf_error_to_errno (error);
         }
+      vf_watch_local_end (fs, node.name);
     }
   else if (node.kind == VF_NODE_FILE || node.kind == VF_NODE_ENTRY || node.kind == VF_NODE_README
            || node.kind == VF_NODE_STATUS || node.kind == VF_NODE_EVENTS)
@@ -448,6 +472,10 @@ vf_rmdir (const char *path)
 static int
 vf_mkdir (const char *path, mode_t mode)
 {
+  int res;
+
+  if (vf_watch_own (vf_fs_get (), VF_WATCH_CREATE, path, NULL, &res))
+    return res;
   return -EACCES;
 }
 
@@ -470,7 +498,13 @@ vf_rename (const char *from, const char *to, unsigned int flags)
   else if (node.kind == VF_NODE_FILE)
     res = vf_files_rename (fs, from_name, to_name, flags);
   else if (node.kind == VF_NODE_JOB)
-    res = vf_files_rename_job (fs, from_name, to_name, flags);
+    {
+      vf_watch_local_begin (fs, from_name);
+      vf_watch_local_begin (fs, to_name);
+      res = vf_files_rename_job (fs, from_name, to_name, flags);
+      vf_watch_local_end (fs, from_name);
+      vf_watch_local_end (fs, to_name);
+    }
   else
     res = -EACCES;
   vf_node_clear (&node);

@@ -115,6 +115,17 @@ entry_present (const VfJobInfo *info, VfEntry entry, gboolean by_id)
     }
 }
 
+guint
+vf_tree_entries (const VfJobInfo *info, gboolean by_id)
+{
+  guint mask = 0;
+
+  for (VfEntry e = 0; e < VF_N_ENTRIES; e++)
+    if (entry_present (info, e, by_id))
+      mask |= 1u << e;
+  return mask;
+}
+
 /* Names desktop tools look for in every directory; ids never look like
  * these, so videos/ answers them without asking the job table. */
 static gboolean
@@ -129,8 +140,12 @@ is_probe (const char *name)
 static VfJobInfo *
 get_job (VfFs *fs, const char *name, gboolean by_id)
 {
+  if (by_id && is_probe (name))
+    return NULL;
+  /* the announcer's lookups (watch.c) ask nothing of the API */
   if (by_id)
-    return is_probe (name) ? NULL : vf_jobs_get_video (fs->jobs, name);
+    return vf_watch_is_own (fs) ? vf_jobs_peek_video (fs->jobs, name)
+                                : vf_jobs_get_video (fs->jobs, name);
   /* Job names are prompt-file stems, which never start with a dot. */
   return name[0] == '.' ? NULL : vf_jobs_get (fs->jobs, name);
 }
@@ -190,7 +205,7 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
       /* videos/ is refreshed while someone looks at it: reading the files
        * of one video counts (at most one list request per poll interval,
        * whatever the number of readers) */
-      if (by_id && !is_probe (parts[1]))
+      if (by_id && !is_probe (parts[1]) && !vf_watch_is_own (fs))
         g_ptr_array_unref (vf_jobs_video_ids (fs->jobs));
     }
 

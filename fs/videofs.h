@@ -21,8 +21,9 @@
  *   files_lock     -> the job table's locks (is a prompt submitted?)
  *   intr_lock      -> the cache's lock (a cancelled read wakes the cache's
  *                     waiters; notify.c)
- * handles_lock and poll_lock are leaves: nothing is taken under them.  The
- * job table calls vf_notify_changed() with none of its locks held.
+ * handles_lock, poll_lock and the announcer's lock (watch.c) are leaves:
+ * nothing is taken under them.  The job table calls vf_notify_changed()
+ * with none of its locks held.
  */
 #pragma once
 
@@ -35,6 +36,7 @@
 #include "vf-prompt.h"
 
 typedef struct vf_fs VfFs;
+typedef struct vf_watch VfWatch;
 
 struct vf_fs
 {
@@ -54,6 +56,9 @@ struct vf_fs
   GMutex poll_lock;  /* guards `polled` and `ready`; a leaf */
   GPtrArray *polled; /* VfHandle * that hold a poll handle */
   gboolean ready;    /* fuse_notify_poll may be called */
+
+  VfWatch *watch;  /* the inotify announcer (watch.c), once started */
+  pid_t watch_tid; /* its thread id, set before the session runs */
 };
 
 /* What a path names. */
@@ -108,6 +113,8 @@ gboolean vf_tree_is_live (const VfNode *node);
 gboolean vf_tree_is_content (const VfNode *node, VfVariant *variant);
 int vf_tree_readdir (VfFs *fs, const VfNode *node, void *buf, fuse_fill_dir_t filler);
 const char *vf_entry_name (VfEntry entry);
+/* The files a job (or videos/ entry) directory holds: a bit per VfEntry. */
+guint vf_tree_entries (const VfJobInfo *info, gboolean by_id);
 
 /* files.c: the jobs/ backing store.  Names are base names in jobs/. */
 typedef struct vf_file_handle VfFileHandle;
@@ -134,6 +141,32 @@ int vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int fl
 int vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags);
 int vf_files_access (VfFs *fs, const char *name, int mask);
 int vf_files_statfs (VfFs *fs, struct statvfs *st);
+
+/* watch.c: inotify events for what the API changed, made by a thread of
+ * ours acting on the mount.  start once the session runs and before the
+ * job table's threads; stop after the loop; free after the job table is
+ * closed. */
+typedef enum
+{
+  VF_WATCH_GETATTR, /* getattr, and so lookup */
+  VF_WATCH_CREATE,  /* create (mknod of a file) or mkdir */
+  VF_WATCH_REMOVE,  /* unlink or rmdir */
+  VF_WATCH_TOUCH,   /* truncate or utimens */
+} VfWatchOp;
+
+void vf_watch_start (VfFs *fs, const char *mountpoint, double poll_s);
+void vf_watch_stop (VfFs *fs);
+void vf_watch_free (VfFs *fs);
+/* The job table's changes (from vf_notify_changed). */
+void vf_watch_changed (VfFs *fs, const char *name, guint what);
+/* For the announcer's own requests: TRUE with the answer in *res (and
+ * *st for a getattr) when `op` on `path` is part of an announcement; the
+ * handler then answers that and does nothing else. */
+gboolean vf_watch_own (VfFs *fs, VfWatchOp op, const char *path, struct stat *st, int *res);
+/* Around a change of jobs/NAME made through the kernel (rmdir, rename),
+ * whose events the kernel made itself: what it changed is taken as seen. */
+void vf_watch_local_begin (VfFs *fs, const char *name);
+void vf_watch_local_end (VfFs *fs, const char *name);
 
 /* notify.c */
 typedef struct vf_handle VfHandle;
@@ -193,6 +226,14 @@ static inline VfFs *
 vf_fs_get (void)
 {
   return fuse_get_context ()->private_data;
+}
+
+/* Whether the request being served is the announcer's own (watch.c): FUSE
+ * passes the caller's thread id. */
+static inline gboolean
+vf_watch_is_own (VfFs *fs)
+{
+  return fs->watch_tid != 0 && fuse_get_context ()->pid == fs->watch_tid;
 }
 
 static inline VfHandle *

@@ -111,6 +111,10 @@ VfJobInfo *vf_jobs_get (VfJobs *jobs, const char *name);
  * on the network: a stale list is served and a refresh is started. */
 GPtrArray *vf_jobs_video_ids (VfJobs *jobs);
 VfJobInfo *vf_jobs_get_video (VfJobs *jobs, const char *id);
+/* The same, asking nothing of the API: no refresh of the listing, no probe
+ * of an entry's sizes (for the mount's own inotify announcements). */
+GPtrArray *vf_jobs_video_ids_known (VfJobs *jobs);
+VfJobInfo *vf_jobs_peek_video (VfJobs *jobs, const char *id);
 
 /* The root `status` table and the `events` log, as they are now;
  * *changed_us (may be NULL) is the time of their last change. */

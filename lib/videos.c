@@ -243,8 +243,8 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
-GPtrArray *
-vf_jobs_video_ids (VfJobs *jobs)
+static GPtrArray *
+video_ids (VfJobs *jobs, gboolean refresh)
 {
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -253,7 +253,8 @@ vf_jobs_video_ids (VfJobs *jobs)
   gint64 now = g_get_monotonic_time ();
 
   g_mutex_lock (&jobs->lock);
-  if (!jobs->videos_listed || now >= jobs->videos_refreshed_us + vf_jobs_poll_us (jobs))
+  if (refresh
+      && (!jobs->videos_listed || now >= jobs->videos_refreshed_us + vf_jobs_poll_us (jobs)))
     {
       jobs->videos_wanted = TRUE;
       vf_jobs_wake_poller_locked (jobs);
@@ -275,8 +276,20 @@ vf_jobs_video_ids (VfJobs *jobs)
   return ids;
 }
 
-VfJobInfo *
-vf_jobs_get_video (VfJobs *jobs, const char *id)
+GPtrArray *
+vf_jobs_video_ids (VfJobs *jobs)
+{
+  return video_ids (jobs, TRUE);
+}
+
+GPtrArray *
+vf_jobs_video_ids_known (VfJobs *jobs)
+{
+  return video_ids (jobs, FALSE);
+}
+
+static VfJobInfo *
+get_video (VfJobs *jobs, const char *id, gboolean probe)
 {
   VfJobInfo *info = NULL;
   Video *video;
@@ -298,7 +311,8 @@ vf_jobs_get_video (VfJobs *jobs, const char *id)
   if (video)
     {
       info = vf_video_info_locked (jobs, id, video);
-      if (video->task->state == VF_STATE_COMPLETED && !video->probed && !video->probe_wanted)
+      if (probe && video->task->state == VF_STATE_COMPLETED && !video->probed
+          && !video->probe_wanted)
         {
           video->probe_wanted = TRUE;
           g_queue_push_tail (&jobs->probe_queue, g_strdup (id));
@@ -307,4 +321,16 @@ vf_jobs_get_video (VfJobs *jobs, const char *id)
     }
   g_mutex_unlock (&jobs->lock);
   return info;
+}
+
+VfJobInfo *
+vf_jobs_get_video (VfJobs *jobs, const char *id)
+{
+  return get_video (jobs, id, TRUE);
+}
+
+VfJobInfo *
+vf_jobs_peek_video (VfJobs *jobs, const char *id)
+{
+  return get_video (jobs, id, FALSE);
 }
