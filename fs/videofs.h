@@ -223,6 +223,7 @@ typedef struct
   char *cache_dir;
   char *prefetch;
   char *cache_max;
+  char *events_max;
   char *ark_endpoint;
   char *delete_remote;
   int foreground;
@@ -244,6 +245,7 @@ typedef struct
   gboolean prefetch;
   gboolean delete_remote;
   guint64 cache_max;
+  guint64 events_max;
 } VfSettings;
 
 /* fuse_opt_parse with our table: -1 when the command line cannot be read.
