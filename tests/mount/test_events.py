@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from test_startup import base_opts, mountpoint, refused, run_videofs
+import test_startup
 from util import Mount, read, wait_for, wait_state, write
 
 EVENTS_MAX = 4096
@@ -141,8 +141,4 @@ def test_events_max_from_config_file(sim, tmp_path):
     ("lots", "events_max=lots: want a size such as"),
 ])
 def test_bad_events_max(tmp_path, sim, value, words):
-    mnt = mountpoint(tmp_path)
-    r = run_videofs(tmp_path, ["-o", base_opts(tmp_path, sim.url) + ",events_max=" + value, mnt])
-    assert words in refused(r, mnt)
-    assert not os.path.ismount(mnt)
-    assert sim.api_total() == 0
+    test_startup.test_bad_option(tmp_path, sim, "events_max=" + value, words)
