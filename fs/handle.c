@@ -4,6 +4,9 @@
  * handle is also in fs->handles, so that those the kernel never released
  * (a lazy unmount, a reader gone while its read waited) are released after
  * the loop, while the job table is still open to take a last submission.
+ * A handle of `events` is one of the log's readers (vf_jobs_events_open)
+ * from its making to its freeing: while any is open the log's visible
+ * origin stays put.
  */
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +28,8 @@ vf_handle_new (VfFs *fs, VfNode *node)
   h->node = *node;
   h->content_fd = -1;
   memset (node, 0, sizeof *node);
+  if (h->node.kind == VF_NODE_EVENTS)
+    vf_jobs_events_open (fs->jobs);
   g_mutex_init (&h->lock);
   g_mutex_lock (&fs->handles_lock);
   g_hash_table_add (fs->handles, h);
@@ -38,6 +43,8 @@ vf_handle_free (VfFs *fs, VfHandle *h)
   g_mutex_lock (&fs->handles_lock);
   g_hash_table_remove (fs->handles, h);
   g_mutex_unlock (&fs->handles_lock);
+  if (h->node.kind == VF_NODE_EVENTS)
+    vf_jobs_events_close (fs->jobs);
   vf_node_clear (&h->node);
   if (h->content_fd >= 0)
     close (h->content_fd);

@@ -102,6 +102,7 @@ main (int argc, char **argv)
   jc.prefetch = set.prefetch;
   jc.delete_remote = set.delete_remote;
   jc.cache_max = set.cache_max;
+  jc.events_max = set.events_max;
   jc.changed = vf_notify_changed;
   jc.user_data = &fs;
   fs.uid = getuid ();

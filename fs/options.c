@@ -47,6 +47,7 @@ static const struct fuse_opt vf_opts[] = {
   VF_OPT ("cache_dir=%s", cache_dir, 0),
   VF_OPT ("prefetch=%s", prefetch, 0),
   VF_OPT ("cache_max=%s", cache_max, 0),
+  VF_OPT ("events_max=%s", events_max, 0),
   VF_OPT ("ark_endpoint=%s", ark_endpoint, 0),
   VF_OPT ("delete_remote=%s", delete_remote, 0),
   FUSE_OPT_KEY ("-h", KEY_HELP),
@@ -187,6 +188,7 @@ vf_options_usage (const char *progname)
           "    -o cache_dir=DIR       downloaded bytes ($XDG_CACHE_HOME/videofs/ENDPOINT)\n"
           "    -o prefetch=yes|no     fetch a finished video at once (yes)\n"
           "    -o cache_max=SIZE      cap on the cache, suffixes K M G (unlimited)\n"
+          "    -o events_max=SIZE     bytes of recent lines events keeps, 4K or more (4M)\n"
           "    -o ark_endpoint=URL    Ark task API base (" DEFAULT_ARK_ENDPOINT ")\n"
           "    -o delete_remote=yes|no  rm -r jobs/NAME deletes on the API too (no)\n"
           "\n",
@@ -211,7 +213,7 @@ parse_bool (const char *key, const char *value, gboolean *out, GError **error)
 }
 
 static gboolean
-parse_size (const char *value, guint64 *out, GError **error)
+parse_size (const char *key, const char *value, guint64 *out, GError **error)
 {
   char *end = NULL;
   guint64 n;
@@ -254,7 +256,7 @@ parse_size (const char *value, guint64 *out, GError **error)
   return TRUE;
 
 bad:
-  vf_set_error (error, VF_ERROR_INVALID, "cache_max=%s: want a size such as 500M or 2G", value);
+  vf_set_error (error, VF_ERROR_INVALID, "%s=%s: want a size such as 500M or 2G", key, value);
   return FALSE;
 }
 
@@ -398,8 +400,20 @@ vf_options_finish (VfOptions *opts, VfSettings *set, GError **error)
       && !parse_bool ("delete_remote", opts->delete_remote, &set->delete_remote, error))
     return FALSE;
   set->cache_max = 0;
-  if (opts->cache_max && !parse_size (opts->cache_max, &set->cache_max, error))
+  if (opts->cache_max && !parse_size ("cache_max", opts->cache_max, &set->cache_max, error))
     return FALSE;
+  set->events_max = VF_JOBS_EVENTS_DEFAULT;
+  if (opts->events_max)
+    {
+      if (!parse_size ("events_max", opts->events_max, &set->events_max, error))
+        return FALSE;
+      if (set->events_max < VF_JOBS_EVENTS_MIN || set->events_max > G_MAXSIZE / 2)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "events_max=%s: want %d bytes (4K) or more",
+                        opts->events_max, VF_JOBS_EVENTS_MIN);
+          return FALSE;
+        }
+    }
 
   g_autofree char *slug = endpoint_slug (opts->endpoint);
   char *dir;

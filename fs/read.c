@@ -31,8 +31,9 @@ relookup (VfFs *fs, const VfNode *old, VfNode *node)
   return vf_tree_lookup (fs, path, node);
 }
 
-/* The events log only grows: a read gets the bytes it asks for, as they
- * are now, and copies no more of the log. */
+/* The events log, as its readers see it (from the visible origin their
+ * opens hold, see vf-jobs.h), only grows: a read gets the bytes it asks
+ * for, as they are now, and copies no more of the log. */
 static int
 read_events (VfFs *fs, VfHandle *h, char *buf, size_t size, off_t offset)
 {

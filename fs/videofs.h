@@ -264,6 +264,7 @@ typedef struct
   char *cache_dir;
   char *prefetch;
   char *cache_max;
+  char *events_max;
   char *ark_endpoint;
   char *delete_remote;
   int foreground;
@@ -285,6 +286,7 @@ typedef struct
   gboolean prefetch;
   gboolean delete_remote;
   guint64 cache_max;
+  guint64 events_max;
 } VfSettings;
 
 /* fuse_opt_parse with our table: -1 when the command line cannot be read.

@@ -1,9 +1,82 @@
 /* jobs-events.c: the `events` log: one JSON object a line for each change
- * of a job (submitted, state, completed, failed, renamed, ...).  Readers
- * ask for the bytes they read, or only for the size and the time of the
- * last line, so no read copies the whole log under the table lock.
+ * of a job (submitted, state, completed, failed, renamed, ...).
+ *
+ * The log keeps the most recent lines only.  Once its text passes `max`
+ * bytes the oldest whole lines go, down to at most max/2, so the memmove
+ * costs one byte per byte appended.  Offsets are absolute: `base` is the
+ * offset of the first byte kept, base + len the log's total length.
+ *
+ * What a reader sees starts at a visible origin.  The first reader to open
+ * moves it to `base`, so a fresh `cat` starts at the oldest line kept;
+ * while any reader is open it stays put, so a `tail -f` holding the file
+ * sees it only grow, across any number of trims.  Bytes below `base` that
+ * such a reader has not read yet read as spaces ending in '\n' (one blank
+ * line where the dropped lines were).  Readers ask for the bytes they read
+ * or only for the size, so no read copies more than it asked for under the
+ * table lock.
  */
 #include "jobs-private.h"
+#include "jobs-testing.h"
+
+#include <string.h>
+
+void
+vf_events_init (VfJobs *jobs, guint64 max)
+{
+  memset (&jobs->events, 0, sizeof jobs->events);
+  jobs->events.max = MAX (max, VF_JOBS_EVENTS_MIN);
+  jobs->events.changed_us = g_get_real_time ();
+}
+
+void
+vf_events_clear (VfJobs *jobs)
+{
+  g_clear_pointer (&jobs->events.text, g_free);
+}
+
+/* Drops the oldest whole lines down to max/2 bytes, or to the last line
+ * when that alone is longer. */
+static void
+trim_locked (VfEventLog *log)
+{
+  gsize target, cut;
+  const char *nl;
+
+  if (log->len <= log->max)
+    return;
+  target = log->len - log->max / 2;
+  /* the first line starting at or after target: after a '\n' at target-1 or later */
+  nl = memchr (log->text + target - 1, '\n', log->len - target);
+  if (nl)
+    cut = nl + 1 - log->text;
+  else
+    for (cut = target - 1; cut > 0 && log->text[cut - 1] != '\n'; cut--)
+      ;
+  memmove (log->text, log->text + cut, log->len - cut);
+  log->len -= cut;
+  log->base += cut;
+}
+
+static void
+append_locked (VfJobs *jobs, const char *line, gsize n, gint64 now)
+{
+  VfEventLog *log = &jobs->events;
+  gsize need = log->len + n + 1;
+
+  if (need > log->alloc)
+    {
+      /* grow to max and no further: trimming keeps len below it */
+      gsize alloc = MIN (MAX (log->alloc * 2, 4096), log->max);
+
+      log->alloc = MAX (alloc, need);
+      log->text = g_realloc (log->text, log->alloc);
+    }
+  memcpy (log->text + log->len, line, n);
+  log->text[log->len + n] = '\n';
+  log->len += n + 1;
+  log->changed_us = now;
+  trim_locked (log);
+}
 
 void
 vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json_t *extra)
@@ -29,42 +102,109 @@ vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json_t *e
   line = json_dumps (object, JSON_COMPACT | JSON_REAL_PRECISION (13));
   if (!line)
     return;
-  g_string_append (jobs->events, line);
-  g_string_append_c (jobs->events, '\n');
-  jobs->events_changed_us = now;
+  append_locked (jobs, line, strlen (line), now);
+}
+
+static guint64
+origin_locked (const VfEventLog *log)
+{
+  return log->readers > 0 ? log->origin : log->base;
+}
+
+guint64
+vf_jobs_events_open (VfJobs *jobs)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (jobs != NULL, 0);
+
+  locker = g_mutex_locker_new (&jobs->lock);
+  if (jobs->events.readers++ == 0)
+    jobs->events.origin = jobs->events.base;
+  return jobs->events.origin;
+}
+
+void
+vf_jobs_events_close (VfJobs *jobs)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  g_return_if_fail (jobs != NULL);
+
+  locker = g_mutex_locker_new (&jobs->lock);
+  g_return_if_fail (jobs->events.readers > 0);
+  jobs->events.readers--;
 }
 
 GBytes *
 vf_jobs_events_read (VfJobs *jobs, guint64 offset, gsize len, guint64 *size, gint64 *changed_us)
 {
-  GBytes *bytes;
+  g_autoptr (GMutexLocker) locker = NULL;
+  const VfEventLog *log;
+  guint64 origin, visible, start, end;
+  char *buf;
+  gsize n, filler = 0;
 
   g_return_val_if_fail (jobs != NULL, NULL);
 
-  g_mutex_lock (&jobs->lock);
-  if (offset >= jobs->events->len)
-    bytes = g_bytes_new (NULL, 0);
-  else
-    bytes = g_bytes_new (jobs->events->str + offset, MIN (len, jobs->events->len - offset));
+  locker = g_mutex_locker_new (&jobs->lock);
+  log = &jobs->events;
+  origin = origin_locked (log);
+  visible = log->base + log->len - origin;
   if (size)
-    *size = jobs->events->len;
+    *size = visible;
   if (changed_us)
-    *changed_us = jobs->events_changed_us;
-  g_mutex_unlock (&jobs->lock);
-  return bytes;
+    *changed_us = log->changed_us;
+  if (offset >= visible || len == 0)
+    return g_bytes_new (NULL, 0);
+
+  n = (gsize)MIN ((guint64)len, visible - offset);
+  buf = g_malloc (n);
+  start = origin + offset;
+  end = start + n;
+  if (start < log->base)
+    {
+      filler = (gsize)(MIN (end, log->base) - start);
+      memset (buf, ' ', filler);
+      if (end >= log->base)
+        buf[filler - 1] = '\n';
+    }
+  if (end > log->base)
+    memcpy (buf + filler, log->text + (start + filler - log->base), n - filler);
+  return g_bytes_new_take (buf, n);
 }
 
 guint64
 vf_jobs_events_size (VfJobs *jobs, gint64 *changed_us)
 {
-  guint64 size;
+  g_autoptr (GMutexLocker) locker = NULL;
 
   g_return_val_if_fail (jobs != NULL, 0);
 
-  g_mutex_lock (&jobs->lock);
-  size = jobs->events->len;
+  locker = g_mutex_locker_new (&jobs->lock);
   if (changed_us)
-    *changed_us = jobs->events_changed_us;
-  g_mutex_unlock (&jobs->lock);
-  return size;
+    *changed_us = jobs->events.changed_us;
+  return jobs->events.base + jobs->events.len - origin_locked (&jobs->events);
+}
+
+/* ----- jobs-testing.h ----- */
+
+void
+vf_jobs_testing_append_event (VfJobs *jobs, const char *line)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs->lock);
+
+  append_locked (jobs, line, strlen (line), g_get_real_time ());
+}
+
+gsize
+vf_jobs_testing_events_retained (VfJobs *jobs, guint64 *base, gsize *alloc)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&jobs->lock);
+
+  if (base)
+    *base = jobs->events.base;
+  if (alloc)
+    *alloc = jobs->events.alloc;
+  return jobs->events.len;
 }

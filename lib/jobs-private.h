@@ -89,6 +89,20 @@ typedef struct
   gboolean expired;
 } Video;
 
+/* The events log (jobs-events.c): text[0, len) is the log's bytes from
+ * absolute offset `base`. */
+typedef struct
+{
+  char *text;
+  gsize len;
+  gsize alloc;
+  gsize max;      /* trimmed to at most max / 2 once longer */
+  guint64 base;   /* absolute offset of text[0] */
+  guint64 origin; /* absolute offset of visible 0 while readers > 0 */
+  guint readers;  /* open handles of `events` */
+  gint64 changed_us;
+} VfEventLog;
+
 typedef struct vf_poller VfPoller;
 
 struct vf_jobs
@@ -115,8 +129,7 @@ struct vf_jobs
   GMutex lock;       /* second; guards everything below */
   GHashTable *table; /* name -> Job* */
   gint64 table_changed_us;
-  GString *events;
-  gint64 events_changed_us;
+  VfEventLog events;
   gboolean no_list[VF_N_PROTOCOLS]; /* the API has no list call */
 
   /* videos/: the last listing (videos.c). */
@@ -194,6 +207,8 @@ VfJobInfo *vf_video_info_locked (VfJobs *jobs, const char *id, const Video *vide
 
 /* ----- jobs-events.c ----- */
 
+void vf_events_init (VfJobs *jobs, guint64 max);
+void vf_events_clear (VfJobs *jobs);
 /* Appends an event of `job` to the events log; `extra` (may be NULL) is
  * merged in and stolen. */
 void vf_events_add_locked (VfJobs *jobs, const Job *job, const char *event, json_t *extra);

@@ -15,6 +15,7 @@ vf_jobs_config_init (VfJobsConfig *config)
   vf_prompt_defaults_init (&config->defaults);
   config->poll_s = 5;
   config->prefetch = TRUE;
+  config->events_max = VF_JOBS_EVENTS_DEFAULT;
 }
 
 /* Earlier versions downloaded to CACHE_DIR/ID/.VARIANT.part; such a file
@@ -82,9 +83,8 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   jobs->table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, vf_job_drop);
   jobs->videos = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, vf_video_free);
   g_queue_init (&jobs->probe_queue);
-  jobs->events = g_string_new (NULL);
-  jobs->events_changed_us = g_get_real_time ();
-  jobs->table_changed_us = jobs->events_changed_us;
+  vf_events_init (jobs, config->events_max);
+  jobs->table_changed_us = jobs->events.changed_us;
 
   if (!make_dirs (jobs, error))
     return NULL;
@@ -147,7 +147,7 @@ vf_jobs_close (VfJobs *jobs)
   g_hash_table_unref (jobs->table);
   g_hash_table_unref (jobs->videos);
   g_queue_clear_full (&jobs->probe_queue, g_free);
-  g_string_free (jobs->events, TRUE);
+  vf_events_clear (jobs);
   g_cond_clear (&jobs->work_cond);
   g_mutex_clear (&jobs->lock);
   g_mutex_clear (&jobs->journal_lock);

@@ -52,9 +52,14 @@ typedef struct
   gboolean prefetch;      /* fetch content on completion */
   gboolean delete_remote; /* vf_jobs_forget() also deletes on the API */
   guint64 cache_max;      /* 0: unlimited */
+  guint64 events_max;     /* bytes the events log keeps at most (plus a line);
+                           * VF_JOBS_EVENTS_DEFAULT, at least VF_JOBS_EVENTS_MIN */
   VfJobsChangedFunc changed;
   gpointer user_data;
 } VfJobsConfig;
+
+#define VF_JOBS_EVENTS_DEFAULT (4 * 1024 * 1024)
+#define VF_JOBS_EVENTS_MIN 4096
 
 void vf_jobs_config_init (VfJobsConfig *config);
 
@@ -120,10 +125,22 @@ VfJobInfo *vf_jobs_peek_video (VfJobs *jobs, const char *id);
  * *changed_us (may be NULL) is the time of their last change. */
 GBytes *vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us);
 gint64 vf_jobs_status_changed_us (VfJobs *jobs);
-/* At most `len` bytes of the events log from `offset` (empty past its
- * end); *size (may be NULL) is the log's size then.  Copies only those. */
+/* The events log keeps its last events_max bytes or less: once longer, its
+ * oldest whole lines are dropped down to half of that.  It is read from a
+ * visible origin: the first vf_jobs_events_open() (no other reader open)
+ * moves it to the oldest line kept; while any reader is open it stays put,
+ * so an open reader sees the log only grow.  Lines dropped before such a
+ * reader read them read as spaces, the last of them '\n'.  With no reader
+ * open, offsets and sizes are those the next open will see.
+ * vf_jobs_events_open() returns the origin's absolute offset in the log;
+ * each open wants its vf_jobs_events_close(). */
+guint64 vf_jobs_events_open (VfJobs *jobs);
+void vf_jobs_events_close (VfJobs *jobs);
+/* At most `len` bytes of the log from visible `offset` (empty past its
+ * end); *size (may be NULL) is its visible size then.  Copies only those. */
 GBytes *vf_jobs_events_read (VfJobs *jobs, guint64 offset, gsize len, guint64 *size,
                              gint64 *changed_us);
+/* The visible size. */
 guint64 vf_jobs_events_size (VfJobs *jobs, gint64 *changed_us);
 
 /* Submits the prompt file `prompt_file` (a name vf_prompt_name() accepts)
