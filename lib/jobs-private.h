@@ -44,6 +44,7 @@ typedef struct
   gint64 next_us;
   int not_found;
   gboolean expiry_checked;
+  gboolean batch_missed; /* the last list pages did not have it: retrieve it next */
 } JobPoll;
 
 /* One job.  Fields are guarded by the table lock; a job removed from the

@@ -3,7 +3,10 @@
  * It owns every status request: each unfinished job is due at
  * max(poll, openai-poll-after-ms) after its last answer, a 429 pushes every
  * request back (the server's hint, else an exponential wait), and finished
- * jobs are not asked again.  Readers of `status` only read the table.
+ * jobs are not asked again.  Where the API lists, jobs due together are
+ * refreshed from list pages, newest first, only as far back as the oldest
+ * of them (a page of 100 answers for up to 100 jobs); a job the pages did
+ * not have is retrieved on its own next.  Readers of `status` only read the table.
  * Besides polling it adopts `unknown` jobs (a create whose answer was lost)
  * by finding them in the API's list (paced: while listings find nothing,
  * each protocol's next one waits twice as long, from the poll interval up
@@ -27,6 +30,9 @@
 #define MAX_BACKOFF_US (300 * G_USEC_PER_SEC)
 #define NOT_FOUND_LIMIT 3
 #define ADOPT_WAIT_MAX_US (120 * G_USEC_PER_SEC)
+#define BATCH_MIN 2    /* fewer jobs due: one retrieve each is as cheap */
+#define BATCH_PAGE 100 /* tasks per list page */
+#define BATCH_PAGES_MAX 50
 
 struct vf_poller
 {
@@ -45,6 +51,7 @@ typedef enum
   WORK_NONE,
   WORK_EXPIRY,
   WORK_POLL,
+  WORK_BATCH,
   WORK_ADOPT,
   WORK_LIST,
   WORK_PROBE,
@@ -68,6 +75,16 @@ job_wants_poll (const Job *job)
   if (job->task->state == VF_STATE_FAILED)
     return FALSE;
   return job->task->state != VF_STATE_COMPLETED || !job->probed;
+}
+
+/* Whether `job` goes in a batch refresh from list pages now: it is due
+ * within half a poll interval, so that jobs due at about the same time
+ * share one listing, and the last pages did not miss it. */
+static gboolean
+job_batches (const VfJobs *jobs, const Job *job, gint64 now)
+{
+  return job_wants_poll (job) && !job->poll.batch_missed && !jobs->no_list[job->protocol]
+         && job->poll.next_us <= now + vf_jobs_poll_us (jobs) / 2;
 }
 
 static gint64
@@ -115,6 +132,7 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   gboolean backoff = now < poller->backoff_until_us;
   gboolean unknown[VF_N_PROTOCOLS] = { FALSE };
   gint64 newest[VF_N_PROTOCOLS] = { 0 };
+  guint batchable[VF_N_PROTOCOLS] = { 0 };
   Job *due = NULL;
   GHashTableIter iter;
   gpointer value;
@@ -142,6 +160,8 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
         }
       if (job_wants_poll (job) && (!due || job->poll.next_us < due->poll.next_us))
         due = job;
+      if (job_batches (jobs, job, now))
+        batchable[job->protocol]++;
     }
 
   /* A job that became unknown since the last look: list again now. */
@@ -156,6 +176,13 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   if (backoff)
     {
       *wake = MIN (*wake, poller->backoff_until_us);
+      return;
+    }
+  if (due && due->poll.next_us <= now && job_batches (jobs, due, now)
+      && batchable[due->protocol] >= BATCH_MIN)
+    {
+      work->kind = WORK_BATCH;
+      work->protocol = due->protocol;
       return;
     }
   if (due && due->poll.next_us <= now)
@@ -218,6 +245,7 @@ poll_answered_locked (VfTxn *txn, Job *job, VfTask *task, gboolean probe,
   jobs->poller->n_rate_limited = 0;
   job->poll.last_ok_us = now;
   job->poll.not_found = 0;
+  job->poll.batch_missed = FALSE;
   job->poll.next_us = now + after;
   if (job->poll_error)
     {
@@ -343,6 +371,116 @@ poll_job (VfJobs *jobs, Job *job)
   vf_txn_commit (&txn, NULL);
   if (prefetch)
     vf_jobs_prefetch (jobs, prefetch, prefetch_size);
+}
+
+/* One listing for the jobs of `protocol` due now or soon. */
+static void
+poll_batch (VfJobs *jobs, VfProtocol protocol)
+{
+  g_autoptr (GPtrArray) batch = g_ptr_array_new ();
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) prefetches = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
+  g_autoptr (GArray) prefetch_sizes = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree gboolean *probe = NULL;
+  g_autofree VfTask **answers = NULL;
+  g_autofree gint64 *sizes = NULL; /* VF_N_VARIANTS for each job */
+  g_autofree gboolean *expired = NULL;
+  VfListing listing = { 0 };
+  gint64 now = g_get_monotonic_time ();
+  gint64 oldest_s = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer value;
+  VfTxn txn;
+  int pages;
+
+  g_mutex_lock (&jobs->lock);
+  g_hash_table_iter_init (&iter, jobs->table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Job *job = value;
+
+      if (job->protocol != protocol || !job_batches (jobs, job, now))
+        continue;
+      g_ptr_array_add (batch, vf_job_ref_locked (job));
+      g_ptr_array_add (ids, g_strdup (job->id));
+      oldest_s = MIN (oldest_s, job->task && job->task->created_at > 0
+                                    ? job->task->created_at
+                                    : job->intent_us / G_USEC_PER_SEC - ADOPT_BEFORE_S);
+    }
+  probe = g_new0 (gboolean, batch->len);
+  for (guint i = 0; i < batch->len; i++)
+    probe[i] = !((Job *)batch->pdata[i])->probed;
+  g_mutex_unlock (&jobs->lock);
+
+  pages = MIN (BATCH_PAGES_MAX, (int)(batch->len / BATCH_PAGE) + 2);
+  vf_listing_fetch (jobs, protocol, pages, oldest_s, &listing);
+  for (guint i = 0; i < listing.tasks->len; i++)
+    {
+      VfTask *task = listing.tasks->pdata[i];
+      if (task->id)
+        g_hash_table_insert (by_id, task->id, task);
+    }
+
+  /* sizes of what completed: before the table says `completed` */
+  answers = g_new0 (VfTask *, batch->len);
+  sizes = g_new (gint64, batch->len * VF_N_VARIANTS);
+  expired = g_new0 (gboolean, batch->len);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      VfTask *task = g_hash_table_lookup (by_id, ids->pdata[i]);
+
+      for (int v = 0; v < VF_N_VARIANTS; v++)
+        sizes[i * VF_N_VARIANTS + v] = -1;
+      if (!task)
+        continue;
+      answers[i] = vf_task_copy (task);
+      if (answers[i]->state == VF_STATE_COMPLETED && probe[i]
+          && !vf_jobs_probe_task (jobs, answers[i], &sizes[i * VF_N_VARIANTS], &expired[i], NULL))
+        g_clear_pointer (&answers[i], vf_task_free);
+    }
+
+  now = g_get_monotonic_time ();
+  vf_txn_begin (&txn, jobs);
+  if (listing.error)
+    {
+      g_debug ("listing for status: %s", listing.error->message);
+      if (vf_error_means_no_list (listing.error) && !jobs->no_list[protocol])
+        {
+          jobs->no_list[protocol] = TRUE;
+          g_message ("%s has no list of tasks: each job's status is asked on its own",
+                     vf_protocol_name (protocol));
+        }
+      else if (g_error_matches (listing.error, VF_ERROR, VF_ERROR_RATE_LIMITED))
+        rate_limited_locked (jobs, listing.error);
+    }
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Job *job = batch->pdata[i];
+      VfTask *prefetch = NULL;
+      gint64 prefetch_size = -1;
+
+      if (job->removed || job->phase != VF_JOB_LIVE || g_strcmp0 (job->id, ids->pdata[i]) != 0)
+        g_clear_pointer (&answers[i], vf_task_free);
+      else if (!answers[i])
+        job->poll.batch_missed = TRUE;
+      else
+        {
+          poll_answered_locked (&txn, job, g_steal_pointer (&answers[i]), probe[i],
+                                &sizes[i * VF_N_VARIANTS], expired[i], now, &prefetch,
+                                &prefetch_size);
+          if (prefetch)
+            {
+              g_ptr_array_add (prefetches, prefetch);
+              g_array_append_val (prefetch_sizes, prefetch_size);
+            }
+        }
+      vf_job_unref_locked (job);
+    }
+  vf_txn_commit (&txn, NULL);
+  vf_listing_clear (&listing);
+  for (guint i = 0; i < prefetches->len; i++)
+    vf_jobs_prefetch (jobs, prefetches->pdata[i], g_array_index (prefetch_sizes, gint64, i));
 }
 
 static void
@@ -534,6 +672,9 @@ do_work (VfJobs *jobs, const Work *work)
       break;
     case WORK_POLL:
       poll_job (jobs, work->job);
+      break;
+    case WORK_BATCH:
+      poll_batch (jobs, work->protocol);
       break;
     case WORK_ADOPT:
       adopt (jobs, work->protocol);

@@ -294,14 +294,19 @@ def test_stress_with_watchers_through_a_kill(sim, tmp_path):
         watchers = [Inotifywait(m.path("jobs")) for _ in range(3)]
         watchers += [GioMonitor(m.path("jobs"), directory=True) for _ in range(2)]
         within(120, "saving the rest", save_all, m, within(60, "listing", to_resave, m), [])
-        within(120, "every job completed", wait_for,
-               lambda: (lambda s: len(s) == STRESS and set(s.values()) == {"completed"})(
-                   within(30, "reading status", states, m)),
-               90, 0.2, "every job completed")
-        made = sim.jobs("test-token")
-        prompts = [j["prompt"] for j in made]
-        assert len(prompts) == len(set(prompts)) == STRESS
-        assert sim.requests()["create"] == STRESS
+        made = {j["prompt"] for j in sim.jobs("test-token")}
+        assert len(made) == sim.requests()["create"]  # nothing twice
+
+        def settled():
+            s = within(30, "reading status", states, m)
+            # a job the API made completes; one whose create never left
+            # (the kill came first) stays `unknown`, never sent again
+            return len(s) == STRESS and all(
+                w == ("completed" if stress_prompt(int(n[4:])) in made else "unknown")
+                for n, w in s.items())
+
+        within(120, "every job settled", wait_for, settled, 90, 0.2, "every job settled")
+        print(f"{len(made)} of {STRESS} made; {len(errors)} saves cut by the kill")
         # the watchers of the new mount saw the videos of the jobs that ended
         # under them: one CREATE each, never two
         for w in watchers[:3]:
