@@ -142,7 +142,24 @@ int vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned in
 int vf_files_access (VfFs *fs, const char *name, int mask);
 int vf_files_statfs (VfFs *fs, struct statvfs *st);
 
-/* watch.c: inotify events for what the API changed, made by a thread of
+/* announcer.c: the child process that makes the announcer's calls on the
+ * mount (why a process: see there). */
+typedef enum
+{
+  VF_ANNOUNCE_CREATE, /* mknod (a file) or mkdir (mode says which) */
+  VF_ANNOUNCE_REMOVE, /* unlink or rmdir */
+  VF_ANNOUNCE_TOUCH,  /* truncate, else utimensat: IN_MODIFY */
+} VfAnnounce;
+
+/* Forks it; *fd is the socket to it.  -1 on failure. */
+pid_t vf_announcer_spawn (const char *mountpoint, int *fd);
+/* One call on the absolute `path`: 0, the errno it failed with (EXDEV: the
+ * mount point is no longer this mount), or -1 when the child is gone. */
+int vf_announcer_call (int fd, VfAnnounce kind, mode_t mode, const char *path);
+/* Closes the socket (the child exits) and reaps it. */
+void vf_announcer_end (pid_t pid, int fd);
+
+/* watch.c: inotify events for what the API changed, made by a process of
  * ours acting on the mount.  start once the session runs and before the
  * job table's threads; stop after the loop; free after the job table is
  * closed. */
@@ -229,7 +246,7 @@ vf_fs_get (void)
 }
 
 /* Whether the request being served is the announcer's own (watch.c): FUSE
- * passes the caller's thread id. */
+ * passes the caller's thread id, and the announcer's child has one thread. */
 static inline gboolean
 vf_watch_is_own (VfFs *fs)
 {

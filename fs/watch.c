@@ -8,11 +8,12 @@
  * `jobs/NAME/video.mp4` IN_CREATE, a `mkdir` of `jobs/NAME` IN_CREATE
  * with IN_ISDIR, an `rmdir` of `videos/ID` IN_DELETE.
  *
- * One thread, the announcer, does this.  It serves no FUSE request and
- * holds no lock while it is inside a system call on the mount, so the
- * handlers that answer it never wait for anything it holds.  Its requests
- * are told apart by the caller's thread id, which FUSE passes with each
- * request; ops.c asks vf_watch_own() what to answer them: for an mknod the
+ * One thread, the announcer, decides what to announce, and a child process
+ * of the daemon makes the calls (announcer.c says why a process).  The
+ * thread holds no lock while the child is inside a call on the mount, so
+ * the handlers that answer it never wait for anything it holds.  The
+ * child's requests are told apart by the caller's id, which FUSE passes
+ * with each request; ops.c asks vf_watch_own() what to answer them: for an mknod the
  * lookup before it says ENOENT and the mknod itself succeeds without
  * changing anything, so the kernel makes the entry (with the real
  * attributes, from the getattr that follows) and reports it.  Nothing is
@@ -27,20 +28,18 @@
  * root file is announced at most once per poll interval, the first change
  * after a quiet spell after SETTLE_US.
  *
- * The announcer acts on paths under the mount point, checked before each
- * batch to still be this mount (never the directory under it).
+ * The child acts on paths under the mount point, checked before each call
+ * to still be this mount (never the directory under it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "videofs.h"
 
-#define FUSE_SUPER_MAGIC 0x65735546
 #define SETTLE_US (20 * 1000)
 #define BURST_US (10 * 1000)
 
@@ -100,7 +99,10 @@ struct vf_watch
   gboolean own_shown;
   mode_t own_mode;
 
-  dev_t dev; /* of the mount, learnt at the first batch */
+  /* the announcer's child (announcer.c): only the announcer thread uses
+   * the socket */
+  pid_t child;
+  int child_fd;
 };
 
 static guint
@@ -244,13 +246,21 @@ vf_watch_local_end (VfFs *fs, const char *name)
 
 /* ----- the announcer ----- */
 
-/* One system call on the mount, with `path` marked as ours meanwhile. */
-static int
+/* One call on the mount by the announcer's child, with `rel` marked as
+ * ours meanwhile. */
+static void
 own_call (VfWatch *w, OwnKind kind, const char *rel, mode_t mode)
 {
+  static const VfAnnounce announce_of[] = {
+    [OWN_CREATE] = VF_ANNOUNCE_CREATE,
+    [OWN_REMOVE] = VF_ANNOUNCE_REMOVE,
+    [OWN_TOUCH] = VF_ANNOUNCE_TOUCH,
+  };
   g_autofree char *abs = g_build_filename (w->mountpoint, rel, NULL);
-  int r = 0;
+  int r;
 
+  if (w->child_fd < 0)
+    return;
   g_mutex_lock (&w->lock);
   w->own = kind;
   w->own_path = g_strconcat ("/", rel, NULL);
@@ -258,51 +268,20 @@ own_call (VfWatch *w, OwnKind kind, const char *rel, mode_t mode)
   w->own_mode = mode;
   g_mutex_unlock (&w->lock);
 
-  switch (kind)
-    {
-    case OWN_CREATE:
-      r = S_ISDIR (mode) ? mkdir (abs, mode & 07777) : mknod (abs, mode, 0);
-      break;
-    case OWN_REMOVE:
-      r = S_ISDIR (mode) ? rmdir (abs) : unlink (abs);
-      break;
-    case OWN_TOUCH:
-      /* IN_MODIFY; the handler changes nothing, and the attributes the
-       * kernel keeps are those of the getattr after it.  Where the mode
-       * bits refuse it (default_permissions), a new mtime is IN_MODIFY too. */
-      r = truncate (abs, 0);
-      if (r < 0 && errno == EACCES)
-        {
-          const struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_NOW } };
-          r = utimensat (AT_FDCWD, abs, tv, AT_SYMLINK_NOFOLLOW);
-        }
-      break;
-    default:
-      break;
-    }
+  r = vf_announcer_call (w->child_fd, announce_of[kind], mode, abs);
   if (r < 0)
-    vf_debug ("watch: %s: %s", rel, g_strerror (errno));
+    {
+      g_message ("the inotify announcer is gone: no more events for what the API changes");
+      close (w->child_fd);
+      w->child_fd = -1;
+    }
+  else if (r > 0)
+    vf_debug ("watch: %s: %s", rel, g_strerror (r));
 
   g_mutex_lock (&w->lock);
   w->own = OWN_NONE;
   g_clear_pointer (&w->own_path, g_free);
   g_mutex_unlock (&w->lock);
-  return r;
-}
-
-/* Whether the mount point is still this mount, and not what is under it. */
-static gboolean
-mount_is_ours (VfWatch *w)
-{
-  struct statfs sfs;
-  struct stat st;
-
-  if (statfs (w->mountpoint, &sfs) < 0 || sfs.f_type != FUSE_SUPER_MAGIC
-      || stat (w->mountpoint, &st) < 0)
-    return FALSE;
-  if (w->dev == 0)
-    w->dev = st.st_dev;
-  return st.st_dev == w->dev;
 }
 
 typedef struct
@@ -526,8 +505,7 @@ announce (VfWatch *w, gint64 now, gint64 *next)
     add_action (actions, OWN_TOUCH, 0, "events");
   g_mutex_unlock (&w->lock);
 
-  if (actions->len > 0 && mount_is_ours (w))
-    run_actions (w, actions);
+  run_actions (w, actions);
 }
 
 static gpointer
@@ -536,7 +514,6 @@ watch_main (gpointer data)
   VfWatch *w = data;
 
   g_mutex_lock (&w->lock);
-  w->fs->watch_tid = gettid ();
   g_cond_broadcast (&w->cond);
   while (!w->stopping)
     {
@@ -593,12 +570,16 @@ vf_watch_start (VfFs *fs, const char *mountpoint, double poll_s)
   w->status_changed_us = vf_jobs_status_changed_us (fs->jobs);
   w->root.last = w->events.last = w->videos_slot.last = G_MININT64 / 2;
 
-  g_mutex_lock (&w->lock);
+  w->child = vf_announcer_spawn (mountpoint, &w->child_fd);
+  if (w->child < 0)
+    {
+      g_message ("cannot start the inotify announcer: %s", g_strerror (errno));
+      w->child_fd = -1;
+    }
+  else
+    fs->watch_tid = w->child;
   fs->watch = w;
   w->thread = g_thread_new ("watch", watch_main, w);
-  while (fs->watch_tid == 0)
-    g_cond_wait (&w->cond, &w->lock);
-  g_mutex_unlock (&w->lock);
 }
 
 void
@@ -623,6 +604,8 @@ vf_watch_free (VfFs *fs)
     return;
   vf_watch_stop (fs);
   g_thread_join (w->thread);
+  if (w->child > 0)
+    vf_announcer_end (w->child, w->child_fd);
   fs->watch = NULL;
   fs->watch_tid = 0;
   g_hash_table_unref (w->dirty);

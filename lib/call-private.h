@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "vf-budget.h"
 #include "vf-http.h"
 #include "vf-retry.h"
 
@@ -26,6 +27,7 @@ typedef struct vf_endpoint
   const char *token; /* bearer, or NULL; never logged */
   VfHttp *http;
   const VfRetryPolicy *retry;
+  VfBudget *budget; /* what the API's rate-limit headers said last */
 } VfEndpoint;
 
 typedef struct

@@ -175,6 +175,11 @@ call_attempt (gpointer data, GError **error)
   vf_http_response_clear (st->response);
   if (!vf_http_perform (endpoint->http, &request, st->response, error))
     return FALSE;
+  vf_budget_note (endpoint->budget,
+                  vf_http_response_header (st->response, "x-ratelimit-limit-requests"),
+                  vf_http_response_header (st->response, "x-ratelimit-remaining-requests"),
+                  vf_http_response_header (st->response, "x-ratelimit-reset-requests"),
+                  g_get_monotonic_time ());
 
   if (st->response->status < 200 || st->response->status > 299)
     {

@@ -236,6 +236,7 @@ vf_client_new (const VfClientConfig *config, GError **error)
       client->endpoints[p].token = client->token;
       client->endpoints[p].http = client->http;
       client->endpoints[p].retry = &client->retry;
+      client->endpoints[p].budget = vf_budget_new ();
     }
   return g_steal_pointer (&client);
 }
@@ -246,7 +247,10 @@ vf_client_free (VfClient *client)
   if (!client)
     return;
   for (int p = 0; p < VF_N_PROTOCOLS; p++)
-    g_free (client->bases[p]);
+    {
+      g_free (client->bases[p]);
+      vf_budget_free (client->endpoints[p].budget);
+    }
   if (client->token)
     {
       memset (client->token, 0, strlen (client->token));
@@ -257,6 +261,14 @@ vf_client_free (VfClient *client)
   if (client->http)
     vf_http_free (client->http);
   g_free (client);
+}
+
+gint64
+vf_client_budget_wait_us (VfClient *client, VfProtocol protocol)
+{
+  if (!ops_of (protocol))
+    return 0;
+  return vf_budget_wait_us (client->endpoints[protocol].budget, g_get_monotonic_time ());
 }
 
 VfProtocol

@@ -134,8 +134,12 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   gint64 newest[VF_N_PROTOCOLS] = { 0 };
   guint batchable[VF_N_PROTOCOLS] = { 0 };
   Job *due = NULL;
+  gint64 budget[VF_N_PROTOCOLS]; /* monotonic time background traffic may go */
   GHashTableIter iter;
   gpointer value;
+
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
+    budget[p] = now + vf_client_budget_wait_us (jobs->client, p);
 
   g_hash_table_iter_init (&iter, jobs->table);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -158,7 +162,10 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
             }
           *wake = MIN (*wake, mono_of_unix_s (job->task->expires_at));
         }
-      if (job_wants_poll (job) && (!due || job->poll.next_us < due->poll.next_us))
+      /* a job whose API has no budget left for us waits for its reset */
+      if (job_wants_poll (job) && budget[job->protocol] > now)
+        *wake = MIN (*wake, budget[job->protocol]);
+      else if (job_wants_poll (job) && (!due || job->poll.next_us < due->poll.next_us))
         due = job;
       if (job_batches (jobs, job, now))
         batchable[job->protocol]++;
@@ -197,13 +204,23 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
   for (int p = 0; p < VF_N_PROTOCOLS; p++)
     if (unknown[p] && !jobs->no_list[p])
       {
-        if (poller->next_adopt_us[p] <= now)
+        if (budget[p] > now)
+          *wake = MIN (*wake, budget[p]);
+        else if (poller->next_adopt_us[p] <= now)
           {
             work->kind = WORK_ADOPT;
             work->protocol = p;
             return;
           }
         *wake = MIN (*wake, poller->next_adopt_us[p]);
+      }
+
+  /* the listing and the probes behind videos/ ask every API */
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
+    if (budget[p] > now)
+      {
+        *wake = MIN (*wake, budget[p]);
+        return;
       }
 
   if (jobs->videos_wanted)

@@ -80,6 +80,11 @@ VfTask *vf_client_create (VfClient *client, const VfCreateRequest *request, GErr
 VfTask *vf_client_retrieve (VfClient *client, VfProtocol protocol, const char *id, GError **error);
 /* OpenAI: cursor is an id (after=), NULL for the first page, order desc.
  * Ark: cursor is the page number as a string, NULL for page 1. */
+/* 0 when background traffic (polls, lists, probes) to `protocol` may go
+ * now, else how long until it may: the API's rate-limit headers say the
+ * budget is down to what is kept for creates (see vf-budget.h). */
+gint64 vf_client_budget_wait_us (VfClient *client, VfProtocol protocol);
+
 VfTaskPage *vf_client_list (VfClient *client, VfProtocol protocol, const char *cursor, int limit,
                             GError **error);
 gboolean vf_client_delete (VfClient *client, VfProtocol protocol, const char *id, GError **error);

@@ -48,6 +48,22 @@ sim_control_faults_add (struct sim_request *req)
 }
 
 enum MHD_Result
+sim_control_ratelimit (struct sim_request *req)
+{
+  g_autofree char *text = NULL;
+  guint64 n;
+
+  if (req->body)
+    text = g_strndup ((const char *)req->body->data, req->body->len);
+  if (!text || !g_ascii_string_to_unsigned (g_strstrip (text), 10, 0, 1000000, &n, NULL))
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
+                                   "invalid_value",
+                                   "The body must be the requests per minute (0: no limit).");
+  sim_ratelimit_set (n);
+  return sim_reply_json (req, MHD_HTTP_OK, json_pack ("{s:I}", "per_minute", (json_int_t)n));
+}
+
+enum MHD_Result
 sim_control_truth (struct sim_request *req)
 {
   const char *name = sim_request_arg (req, "variant");

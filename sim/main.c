@@ -58,6 +58,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *duration = NULL, *queue = NULL, *video_bytes = NULL, *style = NULL;
+  int rate_limit = 0;
   g_auto (GStrv) fault_specs = NULL;
   gboolean version = FALSE;
   int port = 0;
@@ -80,6 +81,8 @@ main (int argc, char **argv)
       "A prompt containing STR is refused at create (#reject)", "STR" },
     { "style", 0, 0, G_OPTION_ARG_STRING, &style, "openai, or tokenhot (ms times, sora-2-N ids)",
       "STYLE" },
+    { "rate-limit", 0, 0, G_OPTION_ARG_INT, &rate_limit,
+      "API requests allowed per minute, with x-ratelimit-* headers (0: no limit)", "N" },
     { "fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fault_specs, "Switch a fault on (repeatable)",
       "SPEC" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
@@ -132,6 +135,13 @@ main (int argc, char **argv)
     sim.fail_marker = g_strdup ("#fail");
   if (!sim.reject_marker)
     sim.reject_marker = g_strdup ("#reject");
+  if (rate_limit < 0)
+    {
+      g_set_error (&error, SIM_ERROR, 0, "--rate-limit: %d is not a number of requests",
+                   rate_limit);
+      goto usage;
+    }
+  sim_ratelimit_set ((guint64)rate_limit);
   for (char **f = fault_specs; f && *f; f++)
     if (!sim_faults_add (*f, NULL, &error))
       {

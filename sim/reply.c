@@ -40,6 +40,8 @@ sim_reply_response (struct sim_request *req, unsigned int status, struct MHD_Res
   enum MHD_Result ret;
 
   MHD_add_response_header (response, "x-request-id", req->request_id);
+  if (req->route && (req->route->api == SIM_ROUTE_OPENAI || req->route->api == SIM_ROUTE_ARK))
+    sim_ratelimit_headers (response);
   if (req->fd_body_len)
     req->acked_at_start = sim_bytes_acked (req->conn);
   ret = MHD_queue_response (req->conn, status, response);

@@ -28,6 +28,8 @@ static const struct sim_route routes[] = {
   { "POST", "/_sim/faults", sim_control_faults_add, CONTROL, SIM_CALL_CONTROL },
   { "DELETE", "/_sim/faults", sim_control_faults_clear, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/faults", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
+  { "POST", "/_sim/ratelimit", sim_control_ratelimit, CONTROL, SIM_CALL_CONTROL },
+  { NULL, "/_sim/ratelimit", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   /* truth is never counted: tests read it between counts */
   { "GET", "/_sim/truth/{id}", sim_control_truth, CONTROL, SIM_CALL_NONE },
   { NULL, "/_sim/truth/{id}", sim_reply_bad_method, CONTROL, SIM_CALL_NONE },
@@ -158,5 +160,17 @@ sim_route_answer (struct sim_request *req)
     sim_stats_bearer_on_presigned ();
   if (error_fault (req, &ret))
     return ret;
+  if (route->api == SIM_ROUTE_OPENAI || route->api == SIM_ROUTE_ARK)
+    {
+      gint64 retry_ms;
+
+      if (!sim_ratelimit_take (&retry_ms))
+        {
+          struct sim_fault_hit hit = { .retry_after = -1, .retry_after_ms = retry_ms };
+
+          sim_stats_limited (req->call);
+          return sim_reply_fault (req, TRUE, &hit, NULL);
+        }
+    }
   return route->handler (req);
 }

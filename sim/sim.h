@@ -42,6 +42,13 @@ struct sim_config
 
 extern struct sim_config sim; /* config.c */
 
+/* ratelimit.c: --rate-limit, a budget of API requests per minute. */
+void sim_ratelimit_set (guint64 per_minute);
+/* FALSE when the budget is spent, with the wait until it is whole. */
+gboolean sim_ratelimit_take (gint64 *retry_ms);
+/* The x-ratelimit-*-requests headers of an API answer (none when off). */
+void sim_ratelimit_headers (struct MHD_Response *response);
+
 #define SIM_ERROR (g_quark_from_static_string ("videofs-sim"))
 
 /* One HTTP request; see server.c. */
@@ -74,6 +81,8 @@ void sim_stats_count (enum sim_call call);
 void sim_stats_add_content_bytes (guint64 n);
 void sim_stats_bearer_on_presigned (void);
 void sim_stats_unauthorized (void);
+/* A request refused by --rate-limit (it is counted in requests too). */
+void sim_stats_limited (enum sim_call call);
 void sim_stats_reset (void);
 json_t *sim_stats_to_json (void);
 
@@ -401,6 +410,7 @@ enum MHD_Result sim_control_stats (struct sim_request *req);
 enum MHD_Result sim_control_stats_reset (struct sim_request *req);
 enum MHD_Result sim_control_faults_list (struct sim_request *req);
 enum MHD_Result sim_control_faults_add (struct sim_request *req);
+enum MHD_Result sim_control_ratelimit (struct sim_request *req);
 enum MHD_Result sim_control_faults_clear (struct sim_request *req);
 enum MHD_Result sim_control_truth (struct sim_request *req);
 enum MHD_Result sim_control_complete (struct sim_request *req);

@@ -23,6 +23,7 @@ static guint64 requests[SIM_CALL_COUNT];
 static guint64 content_bytes;
 static guint64 bearer_on_presigned;
 static guint64 unauthorized;
+static guint64 limited[SIM_CALL_COUNT]; /* refused by --rate-limit */
 
 const char *
 sim_call_name (enum sim_call call)
@@ -78,11 +79,21 @@ sim_stats_unauthorized (void)
 }
 
 void
+sim_stats_limited (enum sim_call call)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
+
+  if (call < SIM_CALL_COUNT)
+    limited[call]++;
+}
+
+void
 sim_stats_reset (void)
 {
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   memset (requests, 0, sizeof requests);
+  memset (limited, 0, sizeof limited);
   content_bytes = 0;
   bearer_on_presigned = 0;
   unauthorized = 0;
@@ -92,13 +103,18 @@ json_t *
 sim_stats_to_json (void)
 {
   json_t *counts = json_object ();
+  json_t *refused = json_object ();
   json_t *stats = json_object ();
   guint jobs = sim_jobs_count ();
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&stats_lock);
 
   for (int i = 0; i < SIM_CALL_COUNT; i++)
-    json_object_set_new (counts, call_names[i], json_integer ((json_int_t)requests[i]));
+    {
+      json_object_set_new (counts, call_names[i], json_integer ((json_int_t)requests[i]));
+      json_object_set_new (refused, call_names[i], json_integer ((json_int_t)limited[i]));
+    }
   json_object_set_new (stats, "requests", counts);
+  json_object_set_new (stats, "limited", refused);
   json_object_set_new (stats, "content_bytes", json_integer ((json_int_t)content_bytes));
   json_object_set_new (stats, "bearer_on_presigned",
                        json_integer ((json_int_t)bearer_on_presigned));

@@ -69,3 +69,35 @@ def test_many_unfinished_jobs_are_refreshed_by_pages(sim, tmp_path):
         m.cleanup()
         raise
     m.check_stderr()
+
+
+@pytest.mark.sim("--queue", "300")
+def test_background_traffic_leaves_room_for_creates(sim, tmp_path):
+    """100 unfinished jobs at poll=0.2 would spend a budget of 60 requests a
+    minute in seconds; the mount keeps the last tenth of it for creates."""
+    m = Mount(tmp_path, sim.url, "poll=0.2,prefetch=no")
+    try:
+        save(m, [f"wait{i}" for i in range(100)])
+        status, _ = sim.call("POST", "/_sim/ratelimit", "60")
+        assert status == 200
+        sim.reset()
+        for i in range(5):
+            time.sleep(3)
+            # close() would fail with EAGAIN on a 429
+            with open(m.path("jobs", f"more{i}.txt"), "w") as f:
+                f.write(f"more {i}: a gull on a post")
+            assert read(m.path("jobs", f"more{i}", "status")).startswith("queued")
+        stats = sim.stats()
+        r, limited = stats["requests"], stats["limited"]
+        background = r["list"] + r["retrieve"]
+        print(f"in {5 * 3} s: {r['create']} creates, {background} background requests, "
+              f"{sum(limited.values())} refused")
+        assert r["create"] == 5 and limited["create"] == 0
+        # polling went on until the budget was down to the reserve, then waited
+        assert 0 < background <= 60 - 6
+        assert sum(limited.values()) == 0
+        m.umount()
+    except BaseException:
+        m.cleanup()
+        raise
+    m.check_stderr()

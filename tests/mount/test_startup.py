@@ -244,7 +244,8 @@ def test_background_mount_and_fstab_form(tmp_path, sim, adopted):
 
 
 def daemon_pids(mnt):
-    """Pids of the videofs processes serving mnt, from /proc."""
+    """Pids of the videofs processes serving mnt, from /proc (not the child
+    each keeps for inotify announcements, named vf-announcer)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -255,6 +256,12 @@ def daemon_pids(mnt):
         except OSError:
             continue
         if argv and os.path.basename(argv[0]) == b"videofs" and mnt.encode() in argv:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() == "vf-announcer":
+                    with open(f"/proc/{entry}/stat") as st:
+                        parent = int(st.read().rsplit(")", 1)[1].split()[1])
+                    assert os.path.basename(os.readlink(f"/proc/{parent}/exe")) == "videofs"
+                    continue
             pids.append(int(entry))
     return pids
 
