@@ -30,9 +30,9 @@
 #define MAX_BACKOFF_US (300 * G_USEC_PER_SEC)
 #define NOT_FOUND_LIMIT 3
 #define ADOPT_WAIT_MAX_US (120 * G_USEC_PER_SEC)
-#define BATCH_MIN 2    /* fewer jobs due: one retrieve each is as cheap */
-#define BATCH_PAGE 100 /* tasks per list page */
-#define BATCH_PAGES_MAX 50
+#define BATCH_MIN 2         /* fewer jobs due: one retrieve each is as cheap */
+#define BATCH_PAGE 100      /* tasks per list page */
+#define BATCH_PAGES_MAX 200 /* 20,000 tasks */
 
 struct vf_poller
 {
@@ -77,14 +77,15 @@ job_wants_poll (const Job *job)
   return job->task->state != VF_STATE_COMPLETED || !job->probed;
 }
 
-/* Whether `job` goes in a batch refresh from list pages now: it is due
- * within half a poll interval, so that jobs due at about the same time
- * share one listing, and the last pages did not miss it. */
+/* Whether `job` goes in a batch refresh from list pages now: it would be
+ * due within the next poll interval (so that after one batch every job of
+ * the protocol is due at the same time, and one listing a poll serves them
+ * all), and the last pages did not miss it. */
 static gboolean
 job_batches (const VfJobs *jobs, const Job *job, gint64 now)
 {
   return job_wants_poll (job) && !job->poll.batch_missed && !jobs->no_list[job->protocol]
-         && job->poll.next_us <= now + vf_jobs_poll_us (jobs) / 2;
+         && job->poll.next_us <= now + vf_jobs_poll_us (jobs);
 }
 
 static gint64
@@ -406,6 +407,7 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   VfListing listing = { 0 };
   gint64 now = g_get_monotonic_time ();
   gint64 oldest_s = G_MAXINT64;
+  guint known = 0;
   GHashTableIter iter;
   gpointer value;
   VfTxn txn;
@@ -417,6 +419,10 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
     {
       Job *job = value;
 
+      /* every job of ours with an id may stand between the newest and the
+       * oldest of the batch in the list */
+      if (job->protocol == protocol && job->id)
+        known++;
       if (job->protocol != protocol || !job_batches (jobs, job, now))
         continue;
       g_ptr_array_add (batch, vf_job_ref_locked (job));
@@ -430,7 +436,7 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
     probe[i] = !((Job *)batch->pdata[i])->probed;
   g_mutex_unlock (&jobs->lock);
 
-  pages = MIN (BATCH_PAGES_MAX, (int)(batch->len / BATCH_PAGE) + 2);
+  pages = MIN (BATCH_PAGES_MAX, (int)(known / BATCH_PAGE) + 2);
   vf_listing_fetch (jobs, protocol, pages, oldest_s, &listing);
   for (guint i = 0; i < listing.tasks->len; i++)
     {
