@@ -160,12 +160,13 @@ vf_job_record (const Job *job, const char *op)
   if (strcmp (op, "task") != 0)
     {
       put (record, "prompt_file", json_string (job->prompt_file), &whole);
-      /* Kept when it is text: a prompt refused for its bytes is not. */
+      /* Kept when it is text: a prompt refused for its bytes is not.  An
+       * empty GBytes has no data pointer, and zero bytes are still kept. */
       if (job->prompt_data)
         {
           gsize len;
           const char *data = g_bytes_get_data (job->prompt_data, &len);
-          json_t *text = json_stringn (data, len);
+          json_t *text = json_stringn (data ? data : "", len);
 
           if (text)
             json_object_set_new (record, "prompt_data", text);

@@ -1,7 +1,8 @@
 /* test-table.c: the job table's own rules, against videofs-sim: renaming a
  * job onto its own name, reading the events log by ranges, how often a big
- * table's journal is compacted, names it refuses, and what a journal left
- * by a kill between an intent and its create loads as. */
+ * table's journal is compacted, names it refuses, a prompt of zero bytes
+ * kept across a reopen, and what a journal left by a kill between an
+ * intent and its create loads as. */
 #define _GNU_SOURCE /* memmem */
 #include "common.h"
 #include "vf-journal.h"
@@ -266,6 +267,44 @@ test_compaction_skips_what_cannot_be_kept (void)
   fixture_teardown (f);
 }
 
+/* A prompt of zero bytes is refused, and kept as it was given: zero bytes,
+ * not none, in memory, in the compacted journal and after a reopen. */
+static void
+test_empty_prompt_kept_across_reopen (void)
+{
+  Fixture fx, *f = &fx;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) kept = NULL;
+  g_autoptr (GBytes) reloaded = NULL;
+  g_autoptr (VfJobInfo) info = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  fixture_setup (f, fast_args);
+  fixture_open (f, 0.1, FALSE, FALSE);
+  g_assert_false (vf_jobs_submit (f->jobs, "e.txt", "", 0, &error));
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  kept = vf_jobs_get_prompt (f->jobs, "e.txt");
+  g_assert_nonnull (kept);
+  g_assert_cmpuint (g_bytes_get_size (kept), ==, 0);
+  g_clear_pointer (&f->jobs, vf_jobs_close);
+
+  path = g_build_filename (f->state_dir, "journal", NULL);
+  g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+  g_assert_nonnull (memmem (text, len, "\"prompt_data\":\"\"", 16));
+  fixture_open (f, 0.1, FALSE, FALSE);
+  info = vf_jobs_get (f->jobs, "e");
+  g_assert_nonnull (info);
+  g_assert_cmpint (info->phase, ==, VF_JOB_REJECTED);
+  g_assert_cmpstr (info->error, ==, "invalid_prompt: the prompt is empty\n");
+  reloaded = vf_jobs_get_prompt (f->jobs, "e.txt");
+  g_assert_nonnull (reloaded);
+  g_assert_cmpuint (g_bytes_get_size (reloaded), ==, 0);
+  g_assert_cmpint (sim_requests (f->sim, "create"), ==, 0);
+  fixture_teardown (f);
+}
+
 /* ----- a kill between the intent and the create ----- */
 
 static void
@@ -520,6 +559,7 @@ main (int argc, char **argv)
   g_test_add_func ("/table/name-with-control", test_name_with_control);
   g_test_add_func ("/table/compaction-skips-what-cannot-be-kept",
                    test_compaction_skips_what_cannot_be_kept);
+  g_test_add_func ("/table/empty-prompt-kept-across-reopen", test_empty_prompt_kept_across_reopen);
   g_test_add_func ("/table/save-records", test_save_records);
   g_test_add_func ("/table/intent-without-mark-was-never-sent",
                    test_intent_without_mark_was_never_sent);
