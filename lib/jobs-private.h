@@ -130,6 +130,11 @@ struct vf_jobs
   GMutex lock;       /* second; guards everything below */
   GHashTable *table; /* name -> Job* */
   gint64 table_changed_us;
+  /* the root status table as last made, and what it was made of: the
+   * newest change and the number of jobs (jobs-text.c) */
+  GBytes *status_text;
+  gint64 status_text_us;
+  guint status_text_jobs;
   VfEventLog events;
   gboolean no_list[VF_N_PROTOCOLS]; /* the API has no list call */
 

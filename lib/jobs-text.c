@@ -285,6 +285,20 @@ enum
   N_COLS
 };
 
+/* The newest change of the table or of any job in it. */
+static gint64
+latest_change_locked (VfJobs *jobs)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 latest = jobs->table_changed_us;
+
+  g_hash_table_iter_init (&iter, jobs->table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    latest = MAX (latest, ((Job *)value)->changed_us);
+  return latest;
+}
+
 GBytes *
 vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us)
 {
@@ -293,10 +307,24 @@ vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us)
   GString *text = g_string_new (NULL);
   gsize width[N_COLS] = { 0 };
   gint64 latest;
+  guint n_jobs;
+  GBytes *made;
 
-  g_ptr_array_add (rows, g_strsplit ("NAME STATE PROGRESS ID", " ", N_COLS));
   g_mutex_lock (&jobs->lock);
-  latest = jobs->table_changed_us;
+  latest = latest_change_locked (jobs);
+  /* a table of 10,000 jobs takes milliseconds to make, and stat, open and
+   * read each ask for it: it is made again only when a job changed */
+  if (jobs->status_text && jobs->status_text_us == latest
+      && jobs->status_text_jobs == g_hash_table_size (jobs->table))
+    {
+      GBytes *same = g_bytes_ref (jobs->status_text);
+      g_mutex_unlock (&jobs->lock);
+      g_string_free (text, TRUE);
+      if (changed_us)
+        *changed_us = latest;
+      return same;
+    }
+  g_ptr_array_add (rows, g_strsplit ("NAME STATE PROGRESS ID", " ", N_COLS));
   list = vf_jobs_sorted_locked (jobs);
   for (guint i = 0; i < list->len; i++)
     {
@@ -314,8 +342,8 @@ vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us)
                               : g_strdup ("-");
       row[COL_ID] = g_strdup (job->id ? job->id : "-");
       g_ptr_array_add (rows, row);
-      latest = MAX (latest, job->changed_us);
     }
+  n_jobs = g_hash_table_size (jobs->table);
   g_mutex_unlock (&jobs->lock);
 
   for (guint i = 0; i < rows->len; i++)
@@ -336,21 +364,23 @@ vf_jobs_status_table (VfJobs *jobs, gint64 *changed_us)
     }
   if (changed_us)
     *changed_us = latest;
-  return g_string_free_to_bytes (text);
+  made = g_string_free_to_bytes (text);
+  g_mutex_lock (&jobs->lock);
+  g_clear_pointer (&jobs->status_text, g_bytes_unref);
+  jobs->status_text = g_bytes_ref (made);
+  jobs->status_text_us = latest;
+  jobs->status_text_jobs = n_jobs;
+  g_mutex_unlock (&jobs->lock);
+  return made;
 }
 
 gint64
 vf_jobs_status_changed_us (VfJobs *jobs)
 {
-  GHashTableIter iter;
-  gpointer value;
   gint64 latest;
 
   g_mutex_lock (&jobs->lock);
-  latest = jobs->table_changed_us;
-  g_hash_table_iter_init (&iter, jobs->table);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    latest = MAX (latest, ((Job *)value)->changed_us);
+  latest = latest_change_locked (jobs);
   g_mutex_unlock (&jobs->lock);
   return latest;
 }

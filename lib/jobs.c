@@ -145,6 +145,7 @@ vf_jobs_close (VfJobs *jobs)
   if (jobs->lock_fd >= 0)
     close (jobs->lock_fd);
   g_hash_table_unref (jobs->table);
+  g_clear_pointer (&jobs->status_text, g_bytes_unref);
   g_hash_table_unref (jobs->videos);
   g_queue_clear_full (&jobs->probe_queue, g_free);
   vf_events_clear (jobs);

@@ -127,12 +127,11 @@ def test_events_max_from_config_file(sim, tmp_path):
         assert text.startswith(b"{") and text.endswith(b"\n")
         jobs = {json.loads(line)["job"] for line in text.decode().splitlines()}
         assert "c00" not in jobs and "c15" in jobs
+        mount.umount()
     except BaseException:
         mount.cleanup()
         raise
-    else:
-        mount.umount()
-        mount.check_stderr()
+    mount.check_stderr()
 
 
 @pytest.mark.parametrize("value, words", [
