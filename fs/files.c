@@ -634,3 +634,82 @@ vf_files_statfs (VfFs *fs, struct statvfs *st)
 {
   return fstatvfs (fs->files_fd, st) < 0 ? -errno : 0;
 }
+
+/* The whole content file `entry` of job `name`, fetched first if needed. */
+static int
+open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
+{
+  g_autoptr (VfJobInfo) info = vf_jobs_get (fs->jobs, name);
+
+  if (!info)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "there is no job %s", name);
+      return -1;
+    }
+  for (int v = 0; v < VF_N_VARIANTS; v++)
+    {
+      gint64 size = info->content_size[v];
+      gint64 done = 0;
+      int fd;
+
+      if (strcmp (entry, vf_variant_file_name (v)) != 0)
+        continue;
+      if (size < 0)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "%s/%s is not there (the job is %s)", name, entry,
+                        info->status);
+          return -1;
+        }
+      while (done < size && !vf_jobs_content_is_whole (fs->jobs, name, FALSE, v))
+        {
+          int piece = -1;
+          gssize n
+              = vf_jobs_read_fd (fs->jobs, name, FALSE, v, 1024 * 1024, done, &piece, NULL, error);
+          if (piece >= 0)
+            close (piece);
+          if (n < 0)
+            return -1;
+          if (n == 0)
+            break;
+          done += n;
+        }
+      fd = vf_jobs_content_open_fd (fs->jobs, name, FALSE, v);
+      if (fd < 0)
+        vf_set_error (error, VF_ERROR_INVALID, "%s/%s cannot be read whole", name, entry);
+      return fd;
+    }
+  vf_set_error (error, VF_ERROR_INVALID, "%s/%s is not a picture of that job", name, entry);
+  return -1;
+}
+
+int
+vf_files_open_input (const char *file, gpointer user_data, GError **error)
+{
+  VfFs *fs = user_data;
+  const char *slash = strchr (file, '/');
+  int fd;
+
+  if (slash)
+    {
+      g_autofree char *name = g_strndup (file, slash - file);
+
+      if (strchr (slash + 1, '/'))
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "%s is neither a file in jobs/ nor NAME/FILE",
+                        file);
+          return -1;
+        }
+      return open_job_file (fs, name, slash + 1, error);
+    }
+  fd = openat (fs->files_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      int e = errno;
+
+      /* A job directory of that name is not a file. */
+      g_autoptr (VfJobInfo) info = e == ENOENT ? vf_jobs_get (fs->jobs, file) : NULL;
+      vf_set_error (error, VF_ERROR_INVALID, "cannot open %s: %s", file,
+                    info ? "it is a job directory" : g_strerror (e));
+    }
+  return fd;
+}

@@ -105,6 +105,8 @@ main (int argc, char **argv)
   jc.events_max = set.events_max;
   jc.changed = vf_notify_changed;
   jc.user_data = &fs;
+  jc.open_input = vf_files_open_input;
+  jc.open_input_data = &fs;
   fs.uid = getuid ();
   fs.gid = getgid ();
   fs.mount_us = g_get_real_time ();

@@ -141,6 +141,10 @@ int vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int fl
 int vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags);
 int vf_files_access (VfFs *fs, const char *name, int mask);
 int vf_files_statfs (VfFs *fs, struct statvfs *st);
+/* The VfInputOpenFunc of the job table (user_data: the VfFs): FILE in
+ * jobs/ is a scratch file there, NAME/FILE a content file of a completed
+ * job (fetched whole first). */
+int vf_files_open_input (const char *file, gpointer user_data, GError **error);
 
 /* announcer.c: the child process that makes the announcer's calls on the
  * mount (why a process: see there). */

@@ -26,13 +26,50 @@ tasks_url (const VfEndpoint *endpoint, const char *id)
   return g_strdup_printf ("%s/contents/generations/tasks/%s", endpoint->base, escaped);
 }
 
+/* The body with every picture's description (vf-inputs.h) replaced by its
+ * bytes as a data URL; NULL when some bytes are not at hand.  Returns a new
+ * reference. */
+static json_t *
+body_with_pictures (const VfCreateRequest *request, GError **error)
+{
+  json_t *body = json_deep_copy (request->body);
+  json_t *item;
+  size_t i;
+
+  json_array_foreach (json_object_get (body, "content"), i, item)
+  {
+    json_t *image = json_object_get (item, "image_url");
+    const VfCreateFile *file;
+    g_autofree char *base64 = NULL;
+    g_autofree char *url = NULL;
+    gsize len;
+    const guint8 *data;
+
+    if (!json_is_object (image) || !json_object_get (image, "sha256"))
+      continue;
+    file = vf_proto_request_file (request, image);
+    if (!file)
+      {
+        vf_set_error (error, VF_ERROR_INVALID, "the bytes of a picture of content are not at hand");
+        json_decref (body);
+        return NULL;
+      }
+    data = g_bytes_get_data (file->bytes, &len);
+    base64 = g_base64_encode (data, len);
+    url = g_strconcat ("data:", file->content_type, ";base64,", base64, NULL);
+    json_object_set_new (item, "image_url", json_pack ("{s:s}", "url", url));
+  }
+  return body;
+}
+
 static VfTask *
 ark_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GError **error)
 {
   g_autofree char *url = NULL;
   g_autoptr (json_t) answer = NULL;
+  g_autoptr (json_t) body = NULL;
   VfHttpResponse response = { 0 };
-  VfCall call = { .method = "POST", .body = request->body, .idempotent = FALSE };
+  VfCall call = { .method = "POST", .idempotent = FALSE };
   VfTask *task = NULL;
 
   if (!have_endpoint (endpoint, error))
@@ -43,6 +80,10 @@ ark_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GError *
                     "Ark takes images as image_url items of content, not as a file");
       return NULL;
     }
+  body = request->n_files ? body_with_pictures (request, error) : json_incref (request->body);
+  if (!body)
+    return NULL;
+  call.body = body;
   url = tasks_url (endpoint, NULL);
   call.url = url;
 

@@ -462,6 +462,14 @@ build_mime (CURL *curl, const VfHttpRequest *request)
       curl_mime_name (p, part->name);
       if (part->path)
         curl_mime_filedata (p, part->path);
+      else if (part->data)
+        {
+          gsize len;
+          const char *data = g_bytes_get_data (part->data, &len);
+
+          curl_mime_data (p, data ? data : "", len);
+          curl_mime_filename (p, part->filename ? part->filename : "file");
+        }
       else
         curl_mime_data (p, part->value ? part->value : "", CURL_ZERO_TERMINATED);
       if (part->content_type)

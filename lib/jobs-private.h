@@ -120,6 +120,8 @@ struct vf_jobs
   gboolean delete_remote;
   VfJobsChangedFunc changed;
   gpointer user_data;
+  VfInputOpenFunc open_input;
+  gpointer open_input_data;
   VfCache *cache; /* its own lock */
 
   GMutex journal_lock; /* first */

@@ -77,6 +77,8 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   jobs->delete_remote = config->delete_remote;
   jobs->changed = config->changed;
   jobs->user_data = config->user_data;
+  jobs->open_input = config->open_input;
+  jobs->open_input_data = config->open_input_data;
   g_mutex_init (&jobs->journal_lock);
   g_mutex_init (&jobs->lock);
   g_cond_init (&jobs->work_cond);

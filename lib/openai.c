@@ -43,10 +43,45 @@ image_type (const char *path)
   return "application/octet-stream";
 }
 
+static VfTask *openai_remix (const VfEndpoint *endpoint, const char *id, const char *prompt,
+                             GError **error);
+
+/* The body's fields as form fields: strings as they are, anything else as
+ * its JSON text; the inputs' descriptions stay out. */
+static void
+add_fields (GArray *parts, GPtrArray *values, json_t *body)
+{
+  const char *key;
+  json_t *value;
+
+  json_object_foreach (body, key, value)
+  {
+    VfHttpPart field = { 0 };
+    char *text;
+
+    if (json_is_null (value) || strcmp (key, "input_reference") == 0 || strcmp (key, "extend") == 0)
+      continue;
+    if (json_is_string (value))
+      text = strdup (json_string_value (value));
+    else
+      text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+    g_ptr_array_add (values, text);
+    field.name = key;
+    field.value = text;
+    g_array_append_val (parts, field);
+  }
+}
+
 static VfTask *
 openai_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GError **error)
 {
-  g_autofree char *url = g_strdup_printf ("%s/videos", endpoint->base);
+  json_t *reference = json_object_get (request->body, "input_reference");
+  const char *remix
+      = json_string_value (json_object_get (json_object_get (request->body, "remix"), "id"));
+  const char *extend
+      = json_string_value (json_object_get (json_object_get (request->body, "extend"), "id"));
+  const VfCreateFile *file = NULL;
+  g_autofree char *url = NULL;
   g_autoptr (GArray) parts = NULL;
   g_autoptr (GPtrArray) values = NULL;
   g_autoptr (json_t) answer = NULL;
@@ -54,48 +89,61 @@ openai_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GErro
   VfCall call = { 0 };
   VfTask *task = NULL;
 
+  if (remix)
+    return openai_remix (endpoint, remix,
+                         json_string_value (json_object_get (request->body, "prompt")), error);
+  if (json_is_object (reference))
+    {
+      file = vf_proto_request_file (request, reference);
+      if (!file)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "the bytes of input_reference are not at hand");
+          return NULL;
+        }
+    }
+
+  url = g_strdup_printf (extend ? "%s/videos/extensions" : "%s/videos", endpoint->base);
   call.method = "POST";
   call.url = url;
   call.idempotent = FALSE;
 
-  if (request->image_path)
+  if (request->image_path || file || extend)
     {
-      const char *key;
-      json_t *value;
       VfHttpPart part = { 0 };
 
       /* Checked here, so that a missing file sends nothing. */
-      if (!g_file_test (request->image_path, G_FILE_TEST_IS_REGULAR)
-          || g_access (request->image_path, R_OK) != 0)
+      if (request->image_path
+          && (!g_file_test (request->image_path, G_FILE_TEST_IS_REGULAR)
+              || g_access (request->image_path, R_OK) != 0))
         {
           vf_set_error (error, VF_ERROR_INVALID, "cannot read the image %s", request->image_path);
           return NULL;
         }
 
-      /* The JSON fields become form fields: strings as they are, anything
-       * else as its JSON text. */
       parts = g_array_new (FALSE, TRUE, sizeof (VfHttpPart));
       values = g_ptr_array_new_with_free_func (free);
-      json_object_foreach (request->body, key, value)
-      {
-        VfHttpPart field = { 0 };
-        char *text;
-
-        if (json_is_null (value) || strcmp (key, "input_reference") == 0)
-          continue;
-        if (json_is_string (value))
-          text = strdup (json_string_value (value));
-        else
-          text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
-        g_ptr_array_add (values, text);
-        field.name = key;
-        field.value = text;
-        g_array_append_val (parts, field);
-      }
-      part.name = "input_reference";
-      part.path = request->image_path;
-      part.content_type = image_type (request->image_path);
-      g_array_append_val (parts, part);
+      add_fields (parts, values, request->body);
+      if (extend)
+        {
+          part.name = "video[id]";
+          part.value = extend;
+          g_array_append_val (parts, part);
+        }
+      else if (file)
+        {
+          part.name = "input_reference";
+          part.data = file->bytes;
+          part.filename = file->filename;
+          part.content_type = file->content_type;
+          g_array_append_val (parts, part);
+        }
+      else
+        {
+          part.name = "input_reference";
+          part.path = request->image_path;
+          part.content_type = image_type (request->image_path);
+          g_array_append_val (parts, part);
+        }
       call.parts = (const VfHttpPart *)parts->data;
       call.n_parts = parts->len;
     }

@@ -256,9 +256,8 @@ parse_side (const char *s, gsize n, guint *out)
   return TRUE;
 }
 
-/* "WxH" with positive whole numbers. */
-static gboolean
-parse_size (const char *s, guint *w, guint *h)
+gboolean
+vf_prompt_parse_size (const char *s, guint *w, guint *h)
 {
   const char *x;
 
@@ -295,7 +294,7 @@ vf_prompt_defaults_check (const VfPromptDefaults *defaults, GError **error)
                     defaults->seconds, SECONDS_MAX);
       return FALSE;
     }
-  if (defaults->size && !parse_size (defaults->size, &w, &h))
+  if (defaults->size && !vf_prompt_parse_size (defaults->size, &w, &h))
     {
       vf_set_error (error, VF_ERROR_INVALID,
                     "size=%s: want WIDTHxHEIGHT with sides from 1 to %d, like 1280x720",
@@ -463,7 +462,7 @@ parse_front_matter_line (json_t *fm, const char *line_start, gsize line_len, int
   else if (strcmp (key, "size") == 0)
     {
       guint w, h;
-      if (!parse_size (text, &w, &h))
+      if (!vf_prompt_parse_size (text, &w, &h))
         {
           set_bad_size (error, where, value);
           return NULL;
@@ -660,7 +659,7 @@ parse_json (const char *text, gsize len, const VfPromptDefaults *defaults, GErro
   if (size)
     {
       guint w, h;
-      if (!parse_size (json_string_value (size), &w, &h))
+      if (!vf_prompt_parse_size (json_string_value (size), &w, &h))
         {
           g_autofree char *d = describe (size);
           set_bad_size (error, "", d);
@@ -762,7 +761,7 @@ vf_prompt_to_ark (json_t *body)
   else if (json_is_integer (seconds))
     g_string_append_printf (text, " --duration %" JSON_INTEGER_FORMAT,
                             json_integer_value (seconds));
-  if (parse_size (json_string_value (json_object_get (body, "size")), &w, &h))
+  if (vf_prompt_parse_size (json_string_value (json_object_get (body, "size")), &w, &h))
     {
       guint g = gcd (w, h);
       guint side = MIN (w, h);

@@ -53,6 +53,19 @@ typedef struct
   gsize n_variants;
 } VfProtoOps;
 
+/* The file of `request` whose sha256 is that of `description` (an object
+ * with a "sha256" member, as vf-inputs.h describes a file), or NULL. */
+static inline const VfCreateFile *
+vf_proto_request_file (const VfCreateRequest *request, const json_t *description)
+{
+  const char *sha256 = json_string_value (json_object_get (description, "sha256"));
+
+  for (gsize i = 0; sha256 && i < request->n_files; i++)
+    if (g_strcmp0 (request->files[i].sha256, sha256) == 0)
+      return &request->files[i];
+  return NULL;
+}
+
 extern const VfProtoOps vf_openai_ops;
 extern const VfProtoOps vf_ark_ops;
 

@@ -101,6 +101,60 @@ refusal_reason (const GError *error)
   return g_strdup_printf ("%s: %s", code_line, message_line);
 }
 
+/* The id of the video a remix: or extend: names (`key`), by job name or
+ * id: a job here must be completed; an id of the API's form (video_...,
+ * a gateway's task_...) not known here goes as it is, for the API to judge. */
+static char *
+source_id (VfJobs *jobs, const char *key, const char *source, GError **error)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs->lock);
+  Job *job = g_hash_table_lookup (jobs->table, source);
+
+  if (!job)
+    job = vf_jobs_by_id_locked (jobs, source);
+  if (!job)
+    {
+      if ((g_str_has_prefix (source, "video_") || g_str_has_prefix (source, "task_"))
+          && vf_id_check (source, NULL))
+        return g_strdup (source);
+      vf_set_error (error, VF_ERROR_INVALID, "%s: there is no job %s", key, source);
+      return NULL;
+    }
+  if (job->phase != VF_JOB_LIVE || !job->task || job->task->state != VF_STATE_COMPLETED)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "%s: job %s is %s, not completed", key, job->name,
+                    vf_job_state_word (job));
+      return NULL;
+    }
+  return g_strdup (job->id);
+}
+
+/* Takes the inputs out of `body`, leaving their descriptions and the ids of
+ * remix:/extend: sources in it.  NULL (and *error) when nothing may be sent. */
+static VfInputs *
+take_inputs (VfJobs *jobs, json_t *body, VfProtocol protocol, GError **error)
+{
+  g_autoptr (VfInputs) inputs
+      = vf_inputs_take (body, protocol, jobs->open_input, jobs->open_input_data, error);
+  const char *keys[] = { "remix", "extend" };
+
+  if (!inputs)
+    return NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      const char *source = i == 0 ? inputs->remix : inputs->extend;
+      g_autofree char *id = NULL;
+
+      if (!source)
+        continue;
+      id = source_id (jobs, keys[i], source, error);
+      if (!id)
+        return NULL;
+      json_object_set_new (body, keys[i], json_pack ("{s:s, s:s}", "source", source, "id", id));
+    }
+  return g_steal_pointer (&inputs);
+}
+
 /* With the journal unwritable: nothing was sent, so the job is refused and
  * says why.  Drops the caller's reference. */
 static void
@@ -224,6 +278,7 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
   g_autoptr (GError) local = NULL;
   VfPromptDefaults defaults = { jobs->model, jobs->seconds, jobs->size };
   VfCreateRequest request = { 0 };
+  g_autoptr (VfInputs) inputs = NULL;
   VfProtocol protocol;
   VfTask *task;
   Job *job;
@@ -267,6 +322,13 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
     json_decref (body);
     body = shaped;
   }
+  inputs = take_inputs (jobs, body, protocol, &local);
+  if (!inputs)
+    {
+      reject_locally (jobs, name, prompt_file, data, len, local);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
 
   /* The intent, then the mark, on disk before anything is sent. */
   job = journal_intent (jobs, name, prompt_file, data, len, protocol, body, error);
@@ -274,6 +336,8 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
     return FALSE;
 
   request.body = body;
+  request.files = (const VfCreateFile *)inputs->files->data;
+  request.n_files = inputs->files->len;
   task = vf_client_create (jobs->client, &request, &local);
 
   /* The outcome, on disk before the caller hears it. */

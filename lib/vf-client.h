@@ -66,6 +66,16 @@ VfTask *vf_protocol_task_from_json (VfProtocol protocol, json_t *object, GError 
 
 /* ----- calls ----- */
 
+/* A file a create sends, named in the body by its description's sha256
+ * (vf-inputs.h): OpenAI's input_reference, Ark's image_url items. */
+typedef struct
+{
+  char *sha256;       /* lower-case hex */
+  char *content_type; /* "image/png", ... */
+  char *filename;     /* the base name a multipart part carries */
+  GBytes *bytes;
+} VfCreateFile;
+
 typedef struct
 {
   /* The whole request body as the protocol wants it: for OpenAI
@@ -74,6 +84,9 @@ typedef struct
   json_t *body;
   /* OpenAI: a local image sent as input_reference (multipart), or NULL. */
   const char *image_path;
+  /* The bytes the body's descriptions stand for, or NULL. */
+  const VfCreateFile *files;
+  gsize n_files;
 } VfCreateRequest;
 
 VfTask *vf_client_create (VfClient *client, const VfCreateRequest *request, GError **error);

@@ -42,13 +42,16 @@ VfHttp *vf_http_new (const VfHttpConfig *config);
 void vf_http_free (VfHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfHttp, vf_http_free)
 
-/* One multipart form field: a value, or a file (when path is set). */
+/* One multipart form field: a value, or a file (when path or data is set;
+ * data goes with the file name `filename`). */
 typedef struct
 {
   const char *name;
   const char *value;
   const char *path;
   const char *content_type;
+  GBytes *data;
+  const char *filename;
 } VfHttpPart;
 
 typedef struct _VfHttpResponse VfHttpResponse;

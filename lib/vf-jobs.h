@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "vf-client.h"
+#include "vf-inputs.h"
 #include "vf-prompt.h"
 
 G_BEGIN_DECLS
@@ -56,6 +57,10 @@ typedef struct
                            * VF_JOBS_EVENTS_DEFAULT, at least VF_JOBS_EVENTS_MIN */
   VfJobsChangedFunc changed;
   gpointer user_data;
+  /* Opens a FILE a prompt names relative to jobs/ (vf-inputs.h); NULL:
+   * only absolute paths.  Called from the submitting thread, no lock held. */
+  VfInputOpenFunc open_input;
+  gpointer open_input_data;
 } VfJobsConfig;
 
 #define VF_JOBS_EVENTS_DEFAULT (4 * 1024 * 1024)

@@ -67,6 +67,9 @@ void vf_prompt_defaults_init (VfPromptDefaults *defaults);
  * reason that starts with the option, such as "seconds=0: ...". */
 gboolean vf_prompt_defaults_check (const VfPromptDefaults *defaults, GError **error);
 
+/* "WxH" with sides from 1 to 100000, as size= and front matter take it. */
+gboolean vf_prompt_parse_size (const char *s, guint *w, guint *h);
+
 /* The prompt file of a job renamed to `name`: `prompt_file`'s extension on
  * the new name ("A.json", "B" -> "B.json"), ".txt" when it has none or is
  * NULL.  Returns a new string. */

@@ -14,6 +14,7 @@ enum MHD_Result
 sim_control_stats_reset (struct sim_request *req)
 {
   sim_stats_reset ();
+  sim_received_reset ();
   return sim_reply_json (req, MHD_HTTP_OK, sim_stats_to_json ());
 }
 

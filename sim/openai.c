@@ -251,6 +251,48 @@ string_or (json_t *params, const char *key, const char *fallback)
   return s ? s : fallback;
 }
 
+/* Records what a create received; checks its input_reference file as the
+ * API does (a picture by its bytes, of the requested size).  FALSE after
+ * answering 400. */
+static gboolean
+check_reference (struct sim_request *req, json_t *params, enum MHD_Result *ret)
+{
+  g_autoptr (json_t) files = json_array ();
+  json_t *fields = json_deep_copy (params);
+  const char *size = string_or (params, "size", "720x1280");
+  gboolean ok = TRUE;
+
+  for (guint i = 0; req->files && i < req->files->len; i++)
+    {
+      struct sim_file *file = g_ptr_array_index (req->files, i);
+      int w, h;
+      json_t *d = sim_received_describe (file->field, file->filename, file->content_type,
+                                         file->data->data, file->data->len, &w, &h);
+      g_autofree char *dims = g_strdup_printf ("%dx%d", w, h);
+
+      json_object_del (fields, file->field);
+      if (ok && !json_is_string (json_object_get (d, "type")))
+        {
+          *ret = sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error",
+                                         file->field, "invalid_image_format",
+                                         "Invalid file format. Supported formats are: "
+                                         "'image/jpeg', 'image/png', and 'image/webp'.");
+          ok = FALSE;
+        }
+      else if (ok && w > 0 && !g_str_equal (dims, size))
+        {
+          *ret = sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error",
+                                         file->field, "invalid_value",
+                                         "Inpaint image must match the requested width and "
+                                         "height");
+          ok = FALSE;
+        }
+      json_array_append_new (files, d);
+    }
+  sim_received_add (req->url, fields, g_steal_pointer (&files));
+  return ok;
+}
+
 /* Records the job, runs the create faults, answers the new job. */
 static enum MHD_Result
 create_and_answer (struct sim_request *req, struct sim_job_spec *spec)
@@ -286,6 +328,8 @@ sim_openai_create (struct sim_request *req)
     return ret;
   if (!check_params (req, params, known, &ret))
     return ret;
+  if (!check_reference (req, params, &ret))
+    return ret;
   spec.prompt = json_string_value (json_object_get (params, "prompt"));
   spec.model = string_or (params, "model", "sora-2");
   spec.seconds = string_or (params, "seconds", "4");
@@ -310,6 +354,7 @@ sim_openai_remix (struct sim_request *req)
     return ret;
   if (!check_params (req, params, known, &ret))
     return ret;
+  sim_received_add (req->url, json_deep_copy (params), NULL);
   if (source->state != SIM_STATE_COMPLETED)
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
                                    "video_not_ready",

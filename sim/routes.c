@@ -24,6 +24,8 @@ static const struct sim_route routes[] = {
   { NULL, "/_sim/stats", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { "POST", "/_sim/stats/reset", sim_control_stats_reset, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/stats/reset", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
+  { "GET", "/_sim/received", sim_control_received, CONTROL, SIM_CALL_CONTROL },
+  { NULL, "/_sim/received", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { "GET", "/_sim/faults", sim_control_faults_list, CONTROL, SIM_CALL_CONTROL },
   { "POST", "/_sim/faults", sim_control_faults_add, CONTROL, SIM_CALL_CONTROL },
   { "DELETE", "/_sim/faults", sim_control_faults_clear, CONTROL, SIM_CALL_CONTROL },

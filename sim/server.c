@@ -36,12 +36,27 @@ post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *fil
     }
   if (filename)
     {
-      /* a file: only its size matters */
+      struct sim_file *file
+          = req->files->len ? g_ptr_array_index (req->files, req->files->len - 1) : NULL;
+
       req->form_has_file = TRUE;
       if (!req->form_error && !g_str_equal (key, "input_reference"))
         req->form_error = g_strdup (key);
       if (off + size > UPLOAD_CAP)
-        req->body_too_large = TRUE;
+        {
+          req->body_too_large = TRUE;
+          return MHD_YES;
+        }
+      if (!file || off == 0 || !g_str_equal (file->field, key))
+        {
+          file = g_new0 (struct sim_file, 1);
+          file->field = g_strdup (key);
+          file->filename = g_strdup (filename);
+          file->content_type = g_strdup (content_type);
+          file->data = g_byte_array_new ();
+          g_ptr_array_add (req->files, file);
+        }
+      g_byte_array_append (file->data, (const guint8 *)data, (guint)size);
       return MHD_YES;
     }
   if (value->len + size > BODY_CAP)
@@ -60,6 +75,18 @@ string_free (gpointer s)
 }
 
 static void
+file_free (gpointer p)
+{
+  struct sim_file *file = p;
+
+  g_free (file->field);
+  g_free (file->filename);
+  g_free (file->content_type);
+  g_byte_array_unref (file->data);
+  g_free (file);
+}
+
+static void
 start_body (struct sim_request *req)
 {
   const char *type
@@ -70,6 +97,7 @@ start_body (struct sim_request *req)
           || g_ascii_strncasecmp (type, "application/x-www-form-urlencoded", 33) == 0))
     {
       req->form = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, string_free);
+      req->files = g_ptr_array_new_with_free_func (file_free);
       req->post = MHD_create_post_processor (req->conn, 16 * 1024, post_field, req);
       if (!req->post)
         req->form_error = g_strdup ("multipart");
@@ -104,6 +132,8 @@ request_free (struct sim_request *req)
     g_byte_array_unref (req->body);
   if (req->form)
     g_hash_table_unref (req->form);
+  if (req->files)
+    g_ptr_array_unref (req->files);
   g_free (req->form_error);
   g_free (req->id);
   g_free (req);

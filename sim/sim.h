@@ -314,6 +314,18 @@ const struct sim_route *sim_route_find (const char *method, const char *url, cha
  * 5xx faults, then the route's handler. */
 enum MHD_Result sim_route_answer (struct sim_request *req);
 
+/* --- received.c: what creates received, for tests (GET /_sim/received) --- */
+
+/* {field or role, filename, content_type (as sent), type (by its bytes, or
+ * null), size, sha256, width, height (null when unreadable)}; *width and
+ * *height (may be NULL) get the dimensions, 0 when unknown. */
+json_t *sim_received_describe (const char *field, const char *filename, const char *content_type,
+                               const guint8 *data, gsize len, int *width, int *height);
+/* Appends {route, fields, files} (consumed) to the log of creates. */
+void sim_received_add (const char *route, json_t *fields, json_t *files);
+void sim_received_reset (void);
+enum MHD_Result sim_control_received (struct sim_request *req);
+
 /* --- server.c: the HTTP side --- */
 
 struct sim_request
@@ -329,12 +341,23 @@ struct sim_request
   GByteArray *body; /* raw body (not for form posts) */
   gboolean body_too_large;
   struct MHD_PostProcessor *post;
-  GHashTable *form; /* form field name -> value (files: "" and counted) */
+  GHashTable *form; /* form field name -> value (files: "" and in `files`) */
   char *form_error; /* first unsupported form field */
   gboolean form_has_file;
+  GPtrArray *files; /* struct sim_file, the form's files in their order */
   /* a sendfile answer, counted in content_bytes when it ends */
   guint64 fd_body_len;
   guint64 acked_at_start;
+};
+
+/* A file part of a form: kept whole (up to the upload cap) for checks and
+ * for /_sim/received. */
+struct sim_file
+{
+  char *field;
+  char *filename;
+  char *content_type;
+  GByteArray *data;
 };
 
 struct MHD_Daemon *sim_server_start (guint16 port, GError **error);

@@ -1,0 +1,203 @@
+"""Inputs beyond text: pictures a prompt names, remixes; what the simulator
+received, byte for byte, and what is refused before anything is sent."""
+
+import errno
+import hashlib
+import json
+import os
+
+import pytest
+
+from util import read, wait_state, write
+
+gi = pytest.importorskip("gi")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf  # noqa: E402
+
+
+def png(width, height, rgba=0x3366ccff):
+    pixbuf = GdkPixbuf.Pixbuf.new(GdkPixbuf.Colorspace.RGB, False, 8, width, height)
+    pixbuf.fill(rgba)
+    ok, data = pixbuf.save_to_bufferv("png", [], [])
+    assert ok
+    return data
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def received(sim):
+    status, body = sim.call("GET", "/_sim/received")
+    assert status == 200
+    return json.loads(body)["creates"]
+
+
+def submit_refused(mount, name, text):
+    fd = os.open(mount.path("jobs", name + ".txt"), os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, text.encode())
+    with pytest.raises(OSError) as e:
+        os.close(fd)
+    return e.value.errno, read(mount.path("jobs", name, "error"))
+
+
+def test_image_goes_as_input_reference(mount, sim):
+    picture = png(720, 1280)
+    write(mount.path("jobs", "cat.png"), picture, "wb")
+    write(mount.path("jobs", "cat-walks.txt"), "---\nimage: cat.png\n---\na cat walks\n")
+    read(mount.path("jobs", "cat-walks", "id"))
+    creates = received(sim)
+    assert len(creates) == 1
+    (create,) = creates
+    assert create["route"] == "/v1/videos"
+    assert create["fields"]["prompt"] == "a cat walks"
+    assert create["fields"]["size"] == "720x1280"
+    (part,) = create["files"]
+    assert part["field"] == "input_reference"
+    assert part["content_type"] == "image/png" and part["type"] == "image/png"
+    assert part["filename"] == "cat.png"
+    assert part["size"] == len(picture)
+    assert part["sha256"] == sha256(picture)
+    assert (part["width"], part["height"]) == (720, 1280)
+    assert sim.requests()["create"] == 1
+    sent = json.loads(read(mount.path("jobs", "cat-walks", "request.json")))
+    ref = sent["input_reference"]
+    assert ref == {"file": "cat.png", "type": "image/png", "size": len(picture),
+                   "sha256": sha256(picture), "width": 720, "height": 1280}
+    assert "image" not in sent
+
+
+def test_image_by_absolute_path_jpeg(mount, sim, tmp_path):
+    pixbuf = GdkPixbuf.Pixbuf.new(GdkPixbuf.Colorspace.RGB, False, 8, 1280, 720)
+    pixbuf.fill(0x884422ff)
+    ok, picture = pixbuf.save_to_bufferv("jpeg", ["quality"], ["90"])
+    path = tmp_path / "wide.jpg"
+    path.write_bytes(picture)
+    write(mount.path("jobs", "wide.txt"), f"---\nsize: 1280x720\nimage: {path}\n---\nwide\n")
+    (create,) = received(sim)
+    (part,) = create["files"]
+    assert part["content_type"] == "image/jpeg"
+    assert part["sha256"] == sha256(picture)
+
+
+def refit_cover(data, width, height):
+    loader = GdkPixbuf.PixbufLoader.new_with_mime_type("image/png")
+    loader.write(data)
+    loader.close()
+    src = loader.get_pixbuf()
+    scale = max(width / src.get_width(), height / src.get_height())
+    tw = max(round(src.get_width() * scale), width)
+    th = max(round(src.get_height() * scale), height)
+    scaled = src.scale_simple(tw, th, GdkPixbuf.InterpType.BILINEAR)
+    out = scaled.new_subpixbuf((tw - width) // 2, (th - height) // 2, width, height)
+    ok, fitted = out.save_to_bufferv("png", [], [])
+    return fitted
+
+
+def test_fit_cover_sends_the_fitted_png(mount, sim):
+    picture = png(1000, 1000, 0x10ff20ff)
+    write(mount.path("jobs", "square.png"), picture, "wb")
+    write(mount.path("jobs", "tall.txt"),
+          "---\nsize: 720x1280\nimage: square.png\nfit: cover\n---\na tall shot\n")
+    (create,) = received(sim)
+    (part,) = create["files"]
+    assert part["type"] == "image/png" and part["content_type"] == "image/png"
+    assert (part["width"], part["height"]) == (720, 1280)
+    assert part["filename"] == "square.png"
+    sent = json.loads(read(mount.path("jobs", "tall", "request.json")))
+    ref = sent["input_reference"]
+    assert ref["sha256"] == part["sha256"] and ref["size"] == part["size"]
+    assert ref["fit"] == "cover"
+    assert ref["source"] == {"type": "image/png", "size": len(picture), "sha256": sha256(picture),
+                             "width": 1000, "height": 1000}
+    assert part["sha256"] == sha256(refit_cover(picture, 720, 1280))
+    assert sim.requests()["create"] == 1
+
+
+def test_fit_contain_pads(mount, sim):
+    write(mount.path("jobs", "square.png"), png(1000, 1000), "wb")
+    write(mount.path("jobs", "boxed.txt"),
+          "---\nsize: 1280x720\nimage: square.png\nfit: contain\n---\nboxed\n")
+    (create,) = received(sim)
+    (part,) = create["files"]
+    assert (part["width"], part["height"]) == (1280, 720)
+
+
+def test_without_fit_a_picture_of_another_size_is_refused(mount, sim):
+    write(mount.path("jobs", "square.png"), png(1000, 1000), "wb")
+    e, why = submit_refused(mount, "tall", "---\nsize: 720x1280\nimage: square.png\n---\ntall\n")
+    assert e == errno.EINVAL
+    assert "1000x1000" in why and "720x1280" in why and "fit: cover" in why
+    assert sim.requests().get("create", 0) == 0
+    assert received(sim) == []
+
+
+def test_sim_refuses_a_picture_of_another_size(sim):
+    body = (b"--xx\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi\r\n"
+            b"--xx\r\nContent-Disposition: form-data; name=\"input_reference\"; "
+            b"filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n" + png(64, 64)
+            + b"\r\n--xx--\r\n")
+    status, answer = sim.call("POST", "/v1/videos", body,
+                              {"Content-Type": "multipart/form-data; boundary=xx"}, token="t")
+    assert status == 400
+    assert json.loads(answer)["error"]["message"] == (
+        "Inpaint image must match the requested width and height")
+    (create,) = received(sim)
+    assert create["files"][0]["sha256"] == sha256(png(64, 64))
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "directory", "job_directory", "huge"])
+def test_bad_pictures_send_nothing(mount, sim, tmp_path, kind):
+    if kind == "missing":
+        name, want = "nothere.png", errno.EINVAL
+    elif kind == "text":
+        write(mount.path("jobs", "notes.png"), "just some words, not a picture\n")
+        name, want = "notes.png", errno.EINVAL
+    elif kind == "directory":
+        name, want = str(tmp_path), errno.EINVAL
+    elif kind == "job_directory":
+        write(mount.path("jobs", "first.txt"), "a first job")
+        name, want = "first", errno.EINVAL
+    else:
+        big = tmp_path / "big.png"
+        with open(big, "wb") as f:
+            f.write(png(720, 1280))
+            f.truncate(20 * 1024 * 1024)
+        name, want = str(big), errno.EFBIG
+    before = sim.requests().get("create", 0)
+    e, why = submit_refused(mount, "bad", f"---\nimage: {name}\n---\nbad input\n")
+    assert e == want
+    assert why.startswith("invalid_prompt: image: ")
+    assert sim.requests().get("create", 0) == before
+    # the mount is unharmed
+    write(mount.path("jobs", "after.txt"), "still fine")
+    read(mount.path("jobs", "after", "id"))
+
+
+@pytest.mark.parametrize("key,value", [("last_image", "x.png"), ("references", "a.png, b.png"),
+                                       ("reference_video", "https://example.com/v.mp4"),
+                                       ("return_last_frame", "true")])
+def test_keys_sora_does_not_take(mount, sim, key, value):
+    e, why = submit_refused(mount, "k", f"---\n{key}: {value}\n---\nno\n")
+    assert e == errno.EINVAL
+    assert f"{key}: " in why
+    assert sim.requests().get("create", 0) == 0
+
+
+def test_remix_of_a_job_once_completed(mount, sim):
+    write(mount.path("jobs", "a.txt"), "a first take")
+    ident = read(mount.path("jobs", "a", "id")).strip()
+    e, why = submit_refused(mount, "b", "---\nremix: a\n---\nthe same, at night\n")
+    assert e == errno.EINVAL
+    assert "remix: job a is" in why and "not completed" in why
+    sim.complete(ident)
+    wait_state(mount, "a", "completed")
+    os.unlink(mount.path("jobs", "b.txt"))
+    write(mount.path("jobs", "b.txt"), "---\nremix: a\n---\nthe same, at night\n")
+    read(mount.path("jobs", "b", "id"))
+    creates = received(sim)
+    assert creates[-1]["route"] == f"/v1/videos/{ident}/remix"
+    assert creates[-1]["fields"] == {"prompt": "the same, at night"}
+    assert sim.requests()["remix"] == 1
+    status = json.loads(read(mount.path("jobs", "b", "status.json")))
+    assert status.get("remixed_from_video_id") == ident
