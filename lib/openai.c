@@ -47,9 +47,10 @@ static VfTask *openai_remix (const VfEndpoint *endpoint, const char *id, const c
                              GError **error);
 
 /* The body's fields as form fields: strings as they are, anything else as
- * its JSON text; the inputs' descriptions stay out. */
+ * its JSON text; the inputs' descriptions stay out, and so does size for an
+ * extension (it keeps its source's). */
 static void
-add_fields (GArray *parts, GPtrArray *values, json_t *body)
+add_fields (GArray *parts, GPtrArray *values, json_t *body, gboolean extend)
 {
   const char *key;
   json_t *value;
@@ -59,7 +60,8 @@ add_fields (GArray *parts, GPtrArray *values, json_t *body)
     VfHttpPart field = { 0 };
     char *text;
 
-    if (json_is_null (value) || strcmp (key, "input_reference") == 0 || strcmp (key, "extend") == 0)
+    if (json_is_null (value) || strcmp (key, "input_reference") == 0 || strcmp (key, "extend") == 0
+        || (extend && strcmp (key, "size") == 0))
       continue;
     if (json_is_string (value))
       text = strdup (json_string_value (value));
@@ -122,7 +124,7 @@ openai_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GErro
 
       parts = g_array_new (FALSE, TRUE, sizeof (VfHttpPart));
       values = g_ptr_array_new_with_free_func (free);
-      add_fields (parts, values, request->body);
+      add_fields (parts, values, request->body, extend != NULL);
       if (extend)
         {
           part.name = "video[id]";
@@ -153,6 +155,11 @@ openai_create (const VfEndpoint *endpoint, const VfCreateRequest *request, GErro
   answer = vf_call_json (endpoint, &call, &response, error);
   if (answer)
     task = task_from_answer (answer, &response, error);
+  else if (extend && error && g_error_matches (*error, VF_ERROR, VF_ERROR_NOT_FOUND)
+           && g_strcmp0 (vf_error_api_code (*error), "video_not_found") != 0)
+    vf_error_set_http (*error, 404, "extensions_not_offered",
+                       "this API offers no video extensions (POST /videos/extensions answered 404)",
+                       vf_error_request_id (*error));
   vf_http_response_clear (&response);
   return task;
 }

@@ -9,11 +9,13 @@
 #define API_CALLS                                                                                  \
   (CALL_BIT (SIM_CALL_CREATE) | CALL_BIT (SIM_CALL_RETRIEVE) | CALL_BIT (SIM_CALL_LIST)            \
    | CALL_BIT (SIM_CALL_DELETE) | CALL_BIT (SIM_CALL_CONTENT) | CALL_BIT (SIM_CALL_REMIX)          \
-   | CALL_BIT (SIM_CALL_ARK_CREATE) | CALL_BIT (SIM_CALL_ARK_RETRIEVE)                             \
-   | CALL_BIT (SIM_CALL_ARK_LIST) | CALL_BIT (SIM_CALL_ARK_DELETE) | CALL_BIT (SIM_CALL_FILE))
+   | CALL_BIT (SIM_CALL_EXTEND) | CALL_BIT (SIM_CALL_ARK_CREATE)                                   \
+   | CALL_BIT (SIM_CALL_ARK_RETRIEVE) | CALL_BIT (SIM_CALL_ARK_LIST)                               \
+   | CALL_BIT (SIM_CALL_ARK_DELETE) | CALL_BIT (SIM_CALL_FILE))
 #define BYTE_CALLS (CALL_BIT (SIM_CALL_CONTENT) | CALL_BIT (SIM_CALL_FILE))
 #define CREATE_CALLS                                                                               \
-  (CALL_BIT (SIM_CALL_CREATE) | CALL_BIT (SIM_CALL_REMIX) | CALL_BIT (SIM_CALL_ARK_CREATE))
+  (CALL_BIT (SIM_CALL_CREATE) | CALL_BIT (SIM_CALL_REMIX) | CALL_BIT (SIM_CALL_EXTEND)             \
+   | CALL_BIT (SIM_CALL_ARK_CREATE))
 #define OBJECT_CALLS                                                                               \
   (CREATE_CALLS | CALL_BIT (SIM_CALL_RETRIEVE) | CALL_BIT (SIM_CALL_LIST)                          \
    | CALL_BIT (SIM_CALL_ARK_RETRIEVE) | CALL_BIT (SIM_CALL_ARK_LIST))
@@ -44,6 +46,7 @@ static const struct fault_kind_info kinds[SIM_FAULT_KIND_COUNT] = {
   [SIM_FAULT_NO_RANGES] = { "no_ranges", BYTE_CALLS, "" },
   [SIM_FAULT_WRONG_LENGTH] = { "wrong_length", BYTE_CALLS, "short" },
   [SIM_FAULT_REFUSE_POLL_HINT] = { "refuse_poll_hint", CALL_BIT (SIM_CALL_RETRIEVE), "" },
+  [SIM_FAULT_NO_EXTENSIONS] = { "no_extensions", CALL_BIT (SIM_CALL_EXTEND), "" },
 };
 
 struct fault

@@ -369,6 +369,53 @@ sim_openai_remix (struct sim_request *req)
   return create_and_answer (req, &spec);
 }
 
+/* POST /videos/extensions, multipart {prompt, seconds, video[id]}: a new
+ * video continuing a completed one, `seconds` more. */
+enum MHD_Result
+sim_openai_extend (struct sim_request *req)
+{
+  static const char *const known[] = { "prompt", "model", "seconds", "video[id]", NULL };
+  struct sim_job_spec spec = { .api = SIM_API_OPENAI };
+  g_autoptr (SimJobView) source = NULL;
+  g_autoptr (json_t) params = NULL;
+  struct sim_fault_hit hit;
+  enum MHD_Result ret = MHD_NO;
+  g_autofree char *total = NULL;
+  const char *id;
+
+  if (sim_faults_take (SIM_FAULT_NO_EXTENSIONS, req->call, &hit))
+    return sim_reply_not_found (req);
+  params = request_params (req, &ret);
+  if (!params)
+    return ret;
+  if (!check_params (req, params, known, &ret))
+    return ret;
+  sim_received_add (req->url, json_deep_copy (params), NULL);
+  id = json_string_value (json_object_get (params, "video[id]"));
+  if (!id)
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "video",
+                                   "missing_required_parameter",
+                                   "Missing required parameter: 'video'.");
+  source = sim_jobs_get (SIM_API_OPENAI, id);
+  if (!source)
+    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
+                                   "video_not_found", "Video with id '%s' not found.", id);
+  if (source->state != SIM_STATE_COMPLETED)
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
+                                   "video_not_ready",
+                                   "Video '%s' is not completed; only completed videos can be "
+                                   "extended.",
+                                   id);
+  spec.prompt = json_string_value (json_object_get (params, "prompt"));
+  spec.model = source->model;
+  total = g_strdup_printf ("%" G_GINT64_FORMAT,
+                           g_ascii_strtoll (source->seconds, NULL, 10)
+                               + g_ascii_strtoll (string_or (params, "seconds", "4"), NULL, 10));
+  spec.seconds = total;
+  spec.size = source->size;
+  return create_and_answer (req, &spec);
+}
+
 enum MHD_Result
 sim_openai_retrieve (struct sim_request *req)
 {

@@ -48,6 +48,8 @@ static const struct sim_route routes[] = {
   { NULL, "/files/{id}", sim_reply_bad_method, PLAIN, SIM_CALL_OTHER },
 
   { "POST", VIDEOS "/?", sim_openai_create, OPENAI, SIM_CALL_CREATE },
+  { "POST", VIDEOS "/extensions", sim_openai_extend, OPENAI, SIM_CALL_EXTEND },
+  { NULL, VIDEOS "/extensions", sim_reply_bad_method, OPENAI, SIM_CALL_OTHER },
   { "GET", VIDEOS "/?", sim_openai_list, OPENAI, SIM_CALL_LIST },
   { NULL, VIDEOS "/?", sim_reply_bad_method, OPENAI, SIM_CALL_OTHER },
   { "GET", VIDEOS "/{id}/content", sim_openai_content, OPENAI, SIM_CALL_CONTENT },

@@ -64,6 +64,7 @@ enum sim_call
   SIM_CALL_DELETE,
   SIM_CALL_CONTENT,
   SIM_CALL_REMIX,
+  SIM_CALL_EXTEND,
   SIM_CALL_ARK_CREATE,
   SIM_CALL_ARK_RETRIEVE,
   SIM_CALL_ARK_LIST,
@@ -105,6 +106,7 @@ enum sim_fault_kind
   SIM_FAULT_NO_RANGES,
   SIM_FAULT_WRONG_LENGTH,
   SIM_FAULT_REFUSE_POLL_HINT,
+  SIM_FAULT_NO_EXTENSIONS,
   SIM_FAULT_KIND_COUNT,
 };
 
@@ -412,6 +414,7 @@ enum MHD_Result sim_openai_list (struct sim_request *req);
 enum MHD_Result sim_openai_delete (struct sim_request *req);
 enum MHD_Result sim_openai_content (struct sim_request *req);
 enum MHD_Result sim_openai_remix (struct sim_request *req);
+enum MHD_Result sim_openai_extend (struct sim_request *req);
 json_t *sim_openai_video_json (const struct sim_job_view *view, const char *state_word);
 
 /* ark.c */

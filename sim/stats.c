@@ -9,6 +9,7 @@ static const char *const call_names[SIM_CALL_COUNT] = {
   [SIM_CALL_DELETE] = "delete",
   [SIM_CALL_CONTENT] = "content",
   [SIM_CALL_REMIX] = "remix",
+  [SIM_CALL_EXTEND] = "extend",
   [SIM_CALL_ARK_CREATE] = "ark_create",
   [SIM_CALL_ARK_RETRIEVE] = "ark_retrieve",
   [SIM_CALL_ARK_LIST] = "ark_list",

@@ -201,3 +201,37 @@ def test_remix_of_a_job_once_completed(mount, sim):
     assert sim.requests()["remix"] == 1
     status = json.loads(read(mount.path("jobs", "b", "status.json")))
     assert status.get("remixed_from_video_id") == ident
+
+
+def test_extend_a_completed_job(mount, sim):
+    write(mount.path("jobs", "a.txt"), "---\nseconds: 8\n---\na first take")
+    ident = read(mount.path("jobs", "a", "id")).strip()
+    e, why = submit_refused(mount, "more", "---\nextend: a\nseconds: 4\n---\nand then\n")
+    assert e == errno.EINVAL and "extend: job a is" in why
+    sim.complete(ident)
+    wait_state(mount, "a", "completed")
+    os.unlink(mount.path("jobs", "more.txt"))
+    write(mount.path("jobs", "more.txt"), "---\nextend: a\nseconds: 4\n---\nand then\n")
+    read(mount.path("jobs", "more", "id"))
+    create = received(sim)[-1]
+    assert create["route"] == "/v1/videos/extensions"
+    assert create["fields"] == {"prompt": "and then", "model": "sora-2", "seconds": "4",
+                                "video[id]": ident}
+    assert sim.requests()["extend"] == 1
+    assert json.loads(read(mount.path("jobs", "more", "status.json")))["seconds"] == "12"
+    sent = json.loads(read(mount.path("jobs", "more", "request.json")))
+    assert sent["extend"] == {"source": "a", "id": ident}
+
+
+def test_extend_where_the_api_has_no_extensions(mount, sim):
+    write(mount.path("jobs", "a.txt"), "a first take")
+    ident = read(mount.path("jobs", "a", "id")).strip()
+    sim.complete(ident)
+    wait_state(mount, "a", "completed")
+    sim.fault("no_extensions")
+    e, why = submit_refused(mount, "more", f"---\nextend: {ident}\n---\nand then\n")
+    assert e == errno.ENOENT
+    assert why.startswith("extensions_not_offered: this API offers no video extensions")
+    assert read(mount.path("jobs", "more", "status")).startswith("rejected")
+    write(mount.path("jobs", "after.txt"), "still fine")
+    read(mount.path("jobs", "after", "id"))
