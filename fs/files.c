@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -635,7 +636,9 @@ vf_files_statfs (VfFs *fs, struct statvfs *st)
   return fstatvfs (fs->files_fd, st) < 0 ? -errno : 0;
 }
 
-/* The whole content file `entry` of job `name`, fetched first if needed. */
+/* The whole content file `entry` of job `name`, fetched first if needed,
+ * as a copy in memory (the cache's own file may not be under its final
+ * name yet). */
 static int
 open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
 {
@@ -650,6 +653,7 @@ open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
     {
       gint64 size = info->content_size[v];
       gint64 done = 0;
+      g_autofree char *buf = NULL;
       int fd;
 
       if (strcmp (entry, vf_variant_file_name (v)) != 0)
@@ -657,25 +661,38 @@ open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
       if (size < 0)
         {
           vf_set_error (error, VF_ERROR_INVALID, "%s/%s is not there (the job is %s)", name, entry,
-                        info->status);
+                        g_strchomp (info->status));
           return -1;
         }
-      while (done < size && !vf_jobs_content_is_whole (fs->jobs, name, FALSE, v))
+      fd = memfd_create ("videofs-input", MFD_CLOEXEC);
+      if (fd < 0)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "cannot copy %s/%s: %s", name, entry,
+                        g_strerror (errno));
+          return -1;
+        }
+      buf = g_malloc (1024 * 1024);
+      while (done < size)
         {
           int piece = -1;
           gssize n
               = vf_jobs_read_fd (fs->jobs, name, FALSE, v, 1024 * 1024, done, &piece, NULL, error);
+          gboolean ok = n > 0 && pread (piece, buf, (size_t)n, done) == n
+                        && pwrite (fd, buf, (size_t)n, done) == n;
+
           if (piece >= 0)
             close (piece);
-          if (n < 0)
-            return -1;
           if (n == 0)
             break;
+          if (!ok)
+            {
+              if (n > 0)
+                vf_set_error (error, VF_ERROR_INVALID, "%s/%s cannot be read", name, entry);
+              close (fd);
+              return -1;
+            }
           done += n;
         }
-      fd = vf_jobs_content_open_fd (fs->jobs, name, FALSE, v);
-      if (fd < 0)
-        vf_set_error (error, VF_ERROR_INVALID, "%s/%s cannot be read whole", name, entry);
       return fd;
     }
   vf_set_error (error, VF_ERROR_INVALID, "%s/%s is not a picture of that job", name, entry);

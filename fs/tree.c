@@ -49,6 +49,7 @@ static const char *const entry_names[VF_N_ENTRIES] = {
   [VF_ENTRY_VIDEO] = "video.mp4",
   [VF_ENTRY_THUMBNAIL] = "thumbnail.webp",
   [VF_ENTRY_SPRITESHEET] = "spritesheet.jpg",
+  [VF_ENTRY_LAST_FRAME] = "last_frame.png",
 };
 
 const char *
@@ -109,6 +110,7 @@ entry_present (const VfJobInfo *info, VfEntry entry, gboolean by_id)
     case VF_ENTRY_VIDEO:
     case VF_ENTRY_THUMBNAIL:
     case VF_ENTRY_SPRITESHEET:
+    case VF_ENTRY_LAST_FRAME:
       return info->content_size[entry - VF_ENTRY_VIDEO] >= 0;
     default:
       return FALSE;

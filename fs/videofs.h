@@ -87,6 +87,7 @@ typedef enum
   VF_ENTRY_VIDEO,
   VF_ENTRY_THUMBNAIL,
   VF_ENTRY_SPRITESHEET,
+  VF_ENTRY_LAST_FRAME, /* the content entries follow VfVariant's order */
   VF_N_ENTRIES,
 } VfEntry;
 

@@ -197,21 +197,26 @@ ark_delete (const VfEndpoint *endpoint, const char *id, GError **error)
 static char *
 ark_content_url (const VfEndpoint *endpoint, const VfTask *task, VfVariant variant, GError **error)
 {
-  if (!task->video_url)
+  gboolean last = variant == VF_VARIANT_LAST_FRAME;
+  const char *url = last ? task->last_frame_url : task->video_url;
+  const char *what = last ? "last_frame_url" : "video_url";
+
+  if (!url)
     {
-      vf_set_error (error, VF_ERROR_NOT_FOUND, "task %s has no video_url (yet)", task->id);
+      vf_set_error (error, VF_ERROR_NOT_FOUND, "task %s has no %s (yet)", task->id, what);
       return NULL;
     }
-  if (!vf_http_url_allowed (task->video_url, error))
+  if (!vf_http_url_allowed (url, error))
     {
-      g_prefix_error (error, "the video_url of task %s: ", task->id);
+      g_prefix_error (error, "the %s of task %s: ", what, task->id);
       return NULL;
     }
-  return g_strdup (task->video_url);
+  return g_strdup (url);
 }
 
-/* The pre-signed video_url is the only content an Ark task has. */
-static const VfVariant ark_variants[] = { VF_VARIANT_VIDEO };
+/* The pre-signed video_url, and last_frame_url when return_last_frame
+ * asked for it (a task without one has no such variant). */
+static const VfVariant ark_variants[] = { VF_VARIANT_VIDEO, VF_VARIANT_LAST_FRAME };
 
 const VfProtoOps vf_ark_ops = {
   .name = "ark",

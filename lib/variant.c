@@ -9,6 +9,7 @@ static const struct
   [VF_VARIANT_VIDEO] = { "video", "video.mp4" },
   [VF_VARIANT_THUMBNAIL] = { "thumbnail", "thumbnail.webp" },
   [VF_VARIANT_SPRITESHEET] = { "spritesheet", "spritesheet.jpg" },
+  [VF_VARIANT_LAST_FRAME] = { "last_frame", "last_frame.png" },
 };
 
 /* Out of range reads as the video, as it always has. */

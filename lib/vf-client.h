@@ -109,10 +109,10 @@ VfTask *vf_client_remix (VfClient *client, VfProtocol protocol, const char *id, 
 
 /* GET the content of a completed task, bytes [offset, offset + length)
  * (length -1: to the end; offset 0 and length -1: no Range header), checked
- * as vf-content.h says.  For Ark the task's video_url is fetched with no
- * token.  404 is VF_ERROR_NOT_FOUND; whether an error means the API no
- * longer has the content is vf_content_error_is_gone()'s to say.  Not
- * retried here: the caller resumes from what it has. */
+ * as vf-content.h says.  For Ark the task's video_url (last_frame_url for
+ * VF_VARIANT_LAST_FRAME) is fetched with no token.  404 is VF_ERROR_NOT_FOUND; whether an error
+ * means the API no longer has the content is vf_content_error_is_gone()'s to say.  Not retried
+ * here: the caller resumes from what it has. */
 gboolean vf_client_content (VfClient *client, const VfTask *task, VfVariant variant, gint64 offset,
                             gint64 length, const char *if_range, VfContentSink sink,
                             gpointer user_data, VfContentInfo *info, GCancellable *cancellable,

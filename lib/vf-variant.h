@@ -15,10 +15,11 @@ typedef enum
   VF_VARIANT_VIDEO,
   VF_VARIANT_THUMBNAIL,
   VF_VARIANT_SPRITESHEET,
+  VF_VARIANT_LAST_FRAME, /* Ark's last_frame_url, with return_last_frame */
 } VfVariant;
 
 /* How many there are: the size of arrays indexed by VfVariant. */
-#define VF_N_VARIANTS (VF_VARIANT_SPRITESHEET + 1)
+#define VF_N_VARIANTS (VF_VARIANT_LAST_FRAME + 1)
 
 const char *vf_variant_name (VfVariant variant);      /* "video", ... */
 const char *vf_variant_file_name (VfVariant variant); /* "video.mp4", ... */

@@ -59,7 +59,7 @@ sim_ark_task_json (const struct sim_job_view *view, const char *word)
   if (view->state == SIM_STATE_COMPLETED)
     {
       g_autofree char *video_url = sim_presigned_url (view->id, view->id_len, "mp4");
-      g_autofree char *frame_url = sim_presigned_url (view->id, view->id_len, "webp");
+      g_autofree char *frame_url = sim_presigned_url (view->id, view->id_len, "png");
       json_t *content = json_object ();
 
       json_object_set_new (content, "video_url", json_string (video_url));
@@ -123,6 +123,102 @@ text_params (const char *text, char **ratio, char **resolution, gint64 *duration
     }
 }
 
+/* A data URL's bytes: "data:image/<fmt>;base64,..."; NULL if it is not one. */
+static guint8 *
+data_url_bytes (const char *url, char **type, gsize *len)
+{
+  const char *comma = strchr (url, ',');
+  const char *semi = strstr (url, ";base64,");
+
+  if (!g_str_has_prefix (url, "data:") || !comma || semi != comma - 7)
+    return NULL;
+  *type = g_strndup (url + 5, semi - (url + 5));
+  return g_base64_decode (comma + 1, len);
+}
+
+/* The media items of content: roles as Seedance takes them, data URLs of
+ * pictures decoded and described into `files`.  NULL when all is well,
+ * else the reason (static) and *param the item at fault. */
+static const char *
+check_media (json_t *content, json_t *files, const char **param)
+{
+  guint frames = 0, refs = 0, images = 0, videos = 0, audios = 0, last = 0, first = 0;
+  json_t *item;
+  size_t i;
+
+  json_array_foreach (content, i, item)
+  {
+    const char *type = json_string_value (json_object_get (item, "type"));
+    const char *role = json_string_value (json_object_get (item, "role"));
+    const char *url;
+
+    if (g_str_equal (type, "text"))
+      continue;
+    *param = "content.role";
+    if (g_str_equal (type, "image_url"))
+      {
+        g_autofree char *media_type = NULL;
+        g_autofree guint8 *data = NULL;
+        gsize len = 0;
+
+        url = json_string_value (json_object_get (json_object_get (item, "image_url"), "url"));
+        if (!role || g_str_equal (role, "first_frame"))
+          first++, frames++;
+        else if (g_str_equal (role, "last_frame"))
+          last++, frames++;
+        else if (g_str_equal (role, "reference_image"))
+          refs++;
+        else
+          return "expected first_frame, last_frame or reference_image";
+        images++;
+        data = data_url_bytes (url, &media_type, &len);
+        if (data)
+          {
+            json_t *d = sim_received_describe (role ? role : "first_frame", NULL, media_type, data,
+                                               len, NULL, NULL);
+
+            json_array_append_new (files, d);
+            if (!json_is_string (json_object_get (d, "type")))
+              {
+                *param = "content.image_url.url";
+                return "the data URL holds no PNG, JPEG or WebP picture";
+              }
+          }
+        else if (g_str_has_prefix (url, "data:"))
+          {
+            *param = "content.image_url.url";
+            return "a data URL must be data:image/<format>;base64,<data>";
+          }
+      }
+    else if (g_str_equal (type, "video_url") || g_str_equal (type, "audio_url"))
+      {
+        gboolean video = g_str_equal (type, "video_url");
+
+        url = json_string_value (json_object_get (json_object_get (item, type), "url"));
+        *param = video ? "content.video_url.url" : "content.audio_url.url";
+        if (!url || !(g_str_has_prefix (url, "https://") || g_str_has_prefix (url, "http://")))
+          return "expected an http(s) URL";
+        *param = "content.role";
+        if (g_strcmp0 (role, video ? "reference_video" : "reference_audio") != 0)
+          return video ? "a video_url item has the role reference_video"
+                       : "an audio_url item has the role reference_audio";
+        if (video)
+          videos++;
+        else
+          audios++;
+        refs++;
+      }
+  }
+  *param = "content";
+  if (frames && refs)
+    return "first/last frames and references exclude each other";
+  if (first > 1 || last > 1 || (last && !first))
+    return "one first_frame, and at most one last_frame after it";
+  if (images > 9 || videos > 3 || audios > 3 || images + videos + audios > 12)
+    return "at most 9 images, 3 videos and 3 audios, 12 items in all";
+  return NULL;
+}
+
 enum MHD_Result
 sim_ark_create (struct sim_request *req)
 {
@@ -176,8 +272,29 @@ sim_ark_create (struct sim_request *req)
         if (!json_is_string (json_object_get (json_object_get (value, "image_url"), "url")))
           return bad_param (req, "content.image_url.url", "expected a string");
       }
-    else
-      return bad_param (req, "content.type", "expected text or image_url");
+    else if (!g_str_equal (type, "video_url") && !g_str_equal (type, "audio_url"))
+      return bad_param (req, "content.type", "expected text, image_url, video_url or audio_url");
+  }
+  {
+    json_t *fields = json_deep_copy (body);
+    json_t *files = json_array ();
+    const char *param = NULL;
+    const char *why = check_media (content, files, &param);
+    json_t *item;
+    size_t j;
+
+    /* The pictures' bytes are in `files`; the fields keep the rest. */
+    json_array_foreach (json_object_get (fields, "content"), j, item)
+    {
+      json_t *image = json_object_get (item, "image_url");
+      const char *url = json_string_value (json_object_get (image, "url"));
+
+      if (url && g_str_has_prefix (url, "data:"))
+        json_object_set_new (image, "url", json_string ("data:..."));
+    }
+    sim_received_add (req->url, fields, files);
+    if (why)
+      return bad_param (req, param, why);
   }
   text_params (prompt->str, &ratio, &resolution, &duration);
   value = json_object_get (body, "ratio");

@@ -4,7 +4,8 @@
  * it is on PATH, else the built-in ones), made unique per id with bytes
  * from a PRNG seeded by the id: the video gets a trailing MP4 `free` box up
  * to exactly --video-bytes, the WebP an unknown RIFF chunk, the JPEG a
- * comment segment.  Players skip all three.
+ * comment segment, the PNG (a last frame, made with GdkPixbuf) a private
+ * ancillary chunk.  Players and decoders skip all four.
  *
  * A (id, variant) is written to a file in the temporary directory on its
  * first request (serve.c sends it from there with sendfile), so memory
@@ -14,6 +15,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 static GBytes *base_video;
 static GBytes *base_thumbnail;
 static GBytes *base_spritesheet;
+static GBytes *base_last_frame;
 static char base_digest[65];
 
 static GMutex content_lock;
@@ -106,9 +109,9 @@ prng_fill (struct prng *p, guint8 *buf, gsize len)
 
 /* --- the base media --- */
 
-static const char *const variant_names[] = { "video", "thumbnail", "spritesheet" };
-static const char *const variant_exts[] = { "mp4", "webp", "jpg" };
-static const char *const variant_types[] = { "video/mp4", "image/webp", "image/jpeg" };
+static const char *const variant_names[] = { "video", "thumbnail", "spritesheet", "last_frame" };
+static const char *const variant_exts[] = { "mp4", "webp", "jpg", "png" };
+static const char *const variant_types[] = { "video/mp4", "image/webp", "image/jpeg", "image/png" };
 
 const char *
 sim_variant_type (enum sim_variant variant)
@@ -119,7 +122,7 @@ sim_variant_type (enum sim_variant variant)
 gboolean
 sim_variant_from_name (const char *name, enum sim_variant *variant)
 {
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < (int)G_N_ELEMENTS (variant_names); i++)
     if (g_str_equal (name, variant_names[i]))
       {
         *variant = i;
@@ -203,6 +206,16 @@ make_bases (void)
     base_thumbnail = g_bytes_new_static (sim_builtin_webp, sim_builtin_webp_len);
   if (!base_spritesheet)
     base_spritesheet = g_bytes_new_static (sim_builtin_jpeg, sim_builtin_jpeg_len);
+  {
+    g_autoptr (GdkPixbuf) frame = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 320, 240);
+    gchar *buf = NULL;
+    gsize len = 0;
+
+    gdk_pixbuf_fill (frame, 0x203040ff);
+    if (!gdk_pixbuf_save_to_buffer (frame, &buf, &len, "png", NULL, NULL))
+      g_error ("cannot make the last frame's PNG");
+    base_last_frame = g_bytes_new_take (buf, len);
+  }
 }
 
 void
@@ -217,6 +230,8 @@ sim_content_init (void)
                      g_bytes_get_size (base_thumbnail));
   g_checksum_update (sum, g_bytes_get_data (base_spritesheet, NULL),
                      g_bytes_get_size (base_spritesheet));
+  g_checksum_update (sum, g_bytes_get_data (base_last_frame, NULL),
+                     g_bytes_get_size (base_last_frame));
   g_snprintf (size, sizeof size, "%" G_GUINT64_FORMAT, sim.video_bytes);
   g_checksum_update (sum, (const guchar *)size, (gssize)strlen (size));
   g_strlcpy (base_digest, g_checksum_get_string (sum), sizeof base_digest);
@@ -238,6 +253,7 @@ sim_content_cleanup (void)
   g_clear_pointer (&base_video, g_bytes_unref);
   g_clear_pointer (&base_thumbnail, g_bytes_unref);
   g_clear_pointer (&base_spritesheet, g_bytes_unref);
+  g_clear_pointer (&base_last_frame, g_bytes_unref);
   g_clear_pointer (&generating, g_hash_table_unref);
   if (made)
     g_queue_free_full (g_steal_pointer (&made), (GDestroyNotify)made_file_free);
@@ -263,6 +279,8 @@ variant_size (enum sim_variant variant)
       return sim.video_bytes;
     case SIM_VARIANT_THUMBNAIL:
       return g_bytes_get_size (base_thumbnail) + 8 + PAD_BYTES;
+    case SIM_VARIANT_LAST_FRAME:
+      return g_bytes_get_size (base_last_frame) + 12 + PAD_BYTES;
     case SIM_VARIANT_SPRITESHEET:
     default:
       return g_bytes_get_size (base_spritesheet) + 4 + PAD_BYTES;
@@ -359,6 +377,21 @@ write_video (int fd, struct prng *prng)
   return TRUE;
 }
 
+/* PNG's CRC-32 (ISO 3309) of a chunk's type and data. */
+static guint32
+png_crc (const guint8 *type, const guint8 *data, gsize len)
+{
+  guint32 c = 0xffffffffu;
+
+  for (gsize i = 0; i < 4 + len; i++)
+    {
+      c ^= i < 4 ? type[i] : data[i - 4];
+      for (int k = 0; k < 8; k++)
+        c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+    }
+  return c ^ 0xffffffffu;
+}
+
 static gboolean
 write_image (int fd, enum sim_variant variant, struct prng *prng)
 {
@@ -366,6 +399,20 @@ write_image (int fd, enum sim_variant variant, struct prng *prng)
   guint8 hdr[8];
 
   prng_fill (prng, pad, sizeof pad);
+  if (variant == SIM_VARIANT_LAST_FRAME)
+    {
+      /* a private ancillary chunk "seEd" just before IEND (the last 12 bytes) */
+      gsize len = 0;
+      const guint8 *data = g_bytes_get_data (base_last_frame, &len);
+      guint8 crc[4];
+
+      put_be32 (hdr, PAD_BYTES);
+      memcpy (hdr + 4, "seEd", 4);
+      put_be32 (crc, png_crc (hdr + 4, pad, sizeof pad));
+      return write_all (fd, data, len - 12) && write_all (fd, hdr, 8)
+             && write_all (fd, pad, sizeof pad) && write_all (fd, crc, 4)
+             && write_all (fd, data + len - 12, 12);
+    }
   if (variant == SIM_VARIANT_THUMBNAIL)
     {
       /* RIFF size + an unknown chunk at the end, which decoders skip */

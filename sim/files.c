@@ -75,7 +75,8 @@ sim_files_get (struct sim_request *req)
     enum sim_variant variant;
   } exts[] = { { ".mp4", SIM_VARIANT_VIDEO },
                { ".webp", SIM_VARIANT_THUMBNAIL },
-               { ".jpg", SIM_VARIANT_SPRITESHEET } };
+               { ".jpg", SIM_VARIANT_SPRITESHEET },
+               { ".png", SIM_VARIANT_LAST_FRAME } };
   g_autoptr (SimJobView) view = NULL;
   g_autofree char *id = NULL;
   struct sim_content_faults faults;

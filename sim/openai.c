@@ -337,6 +337,32 @@ sim_openai_create (struct sim_request *req)
   return create_and_answer (req, &spec);
 }
 
+/* The parameters of a remix or extension, checked and recorded; NULL after
+ * answering 400. */
+static json_t *
+source_params (struct sim_request *req, const char *const *known, enum MHD_Result *ret)
+{
+  json_t *params = request_params (req, ret);
+
+  if (!params)
+    return NULL;
+  if (!check_params (req, params, known, ret))
+    {
+      json_decref (params);
+      return NULL;
+    }
+  sim_received_add (req->url, json_deep_copy (params), NULL);
+  return params;
+}
+
+static enum MHD_Result
+not_ready (struct sim_request *req, const char *id, const char *done)
+{
+  return sim_reply_openai_error (
+      req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL, "video_not_ready",
+      "Video '%s' is not completed; only completed videos can be %s.", id, done);
+}
+
 enum MHD_Result
 sim_openai_remix (struct sim_request *req)
 {
@@ -349,18 +375,11 @@ sim_openai_remix (struct sim_request *req)
   source = sim_jobs_get (SIM_API_OPENAI, req->id);
   if (!source)
     return not_found (req);
-  params = request_params (req, &ret);
+  params = source_params (req, known, &ret);
   if (!params)
     return ret;
-  if (!check_params (req, params, known, &ret))
-    return ret;
-  sim_received_add (req->url, json_deep_copy (params), NULL);
   if (source->state != SIM_STATE_COMPLETED)
-    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
-                                   "video_not_ready",
-                                   "Video '%s' is not completed; only completed videos can be "
-                                   "remixed.",
-                                   req->id);
+    return not_ready (req, req->id, "remixed");
   spec.prompt = json_string_value (json_object_get (params, "prompt"));
   spec.model = source->model;
   spec.seconds = source->seconds;
@@ -385,12 +404,9 @@ sim_openai_extend (struct sim_request *req)
 
   if (sim_faults_take (SIM_FAULT_NO_EXTENSIONS, req->call, &hit))
     return sim_reply_not_found (req);
-  params = request_params (req, &ret);
+  params = source_params (req, known, &ret);
   if (!params)
     return ret;
-  if (!check_params (req, params, known, &ret))
-    return ret;
-  sim_received_add (req->url, json_deep_copy (params), NULL);
   id = json_string_value (json_object_get (params, "video[id]"));
   if (!id)
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "video",
@@ -401,11 +417,7 @@ sim_openai_extend (struct sim_request *req)
     return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
                                    "video_not_found", "Video with id '%s' not found.", id);
   if (source->state != SIM_STATE_COMPLETED)
-    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
-                                   "video_not_ready",
-                                   "Video '%s' is not completed; only completed videos can be "
-                                   "extended.",
-                                   id);
+    return not_ready (req, id, "extended");
   spec.prompt = json_string_value (json_object_get (params, "prompt"));
   spec.model = source->model;
   total = g_strdup_printf ("%" G_GINT64_FORMAT,
@@ -508,7 +520,7 @@ sim_openai_content (struct sim_request *req)
   struct sim_content_faults faults;
   enum sim_variant variant = SIM_VARIANT_VIDEO;
 
-  if (name && !sim_variant_from_name (name, &variant))
+  if (name && (!sim_variant_from_name (name, &variant) || variant == SIM_VARIANT_LAST_FRAME))
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "variant",
                                    "invalid_value",
                                    "Invalid value: '%s'. Supported values are: 'video', "

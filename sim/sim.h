@@ -242,6 +242,7 @@ enum sim_variant
   SIM_VARIANT_VIDEO,
   SIM_VARIANT_THUMBNAIL,
   SIM_VARIANT_SPRITESHEET,
+  SIM_VARIANT_LAST_FRAME, /* Ark's last_frame_url */
 };
 
 gboolean sim_variant_from_name (const char *name, enum sim_variant *variant);

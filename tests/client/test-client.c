@@ -433,6 +433,8 @@ test_openai_content (Fixture *f, gconstpointer data)
   g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_VIDEO), ==, "video.mp4");
   g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_THUMBNAIL), ==, "thumbnail.webp");
   g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_SPRITESHEET), ==, "spritesheet.jpg");
+  g_assert_cmpstr (vf_variant_name (VF_VARIANT_LAST_FRAME), ==, "last_frame");
+  g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_LAST_FRAME), ==, "last_frame.png");
 
   /* probe */
   g_assert_true (vf_client_content_probe (f->client, task, VF_VARIANT_VIDEO, &info, &error));
@@ -734,16 +736,19 @@ test_protocol_table (Fixture *f, gconstpointer data)
   gsize n = 99;
 
   variants = vf_protocol_variants (VF_PROTO_OPENAI, &n);
-  g_assert_cmpuint (n, ==, VF_N_VARIANTS);
+  g_assert_cmpuint (n, ==, 3);
   g_assert_cmpint (variants[0], ==, VF_VARIANT_VIDEO);
   g_assert_cmpint (variants[1], ==, VF_VARIANT_THUMBNAIL);
   g_assert_cmpint (variants[2], ==, VF_VARIANT_SPRITESHEET);
   variants = vf_protocol_variants (VF_PROTO_ARK, &n);
-  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpuint (n, ==, 2);
   g_assert_cmpint (variants[0], ==, VF_VARIANT_VIDEO);
+  g_assert_cmpint (variants[1], ==, VF_VARIANT_LAST_FRAME);
   g_assert_true (vf_protocol_has_variant (VF_PROTO_ARK, VF_VARIANT_VIDEO));
+  g_assert_true (vf_protocol_has_variant (VF_PROTO_ARK, VF_VARIANT_LAST_FRAME));
   g_assert_false (vf_protocol_has_variant (VF_PROTO_ARK, VF_VARIANT_SPRITESHEET));
   g_assert_true (vf_protocol_has_variant (VF_PROTO_OPENAI, VF_VARIANT_SPRITESHEET));
+  g_assert_false (vf_protocol_has_variant (VF_PROTO_OPENAI, VF_VARIANT_LAST_FRAME));
   g_assert_null (vf_protocol_variants ((VfProtocol)VF_N_PROTOCOLS, &n));
   g_assert_cmpuint (n, ==, 0);
 
@@ -758,6 +763,8 @@ test_protocol_table (Fixture *f, gconstpointer data)
 
   g_assert_cmpstr (vf_variant_name (VF_VARIANT_THUMBNAIL), ==, "thumbnail");
   g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_SPRITESHEET), ==, "spritesheet.jpg");
+  g_assert_cmpstr (vf_variant_name (VF_VARIANT_LAST_FRAME), ==, "last_frame");
+  g_assert_cmpstr (vf_variant_file_name (VF_VARIANT_LAST_FRAME), ==, "last_frame.png");
 
   /* a prompt's body in each protocol's shape; a journal's task back */
   {

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from util import read, wait_state, write
+from util import Mount, read, wait_state, write
 
 gi = pytest.importorskip("gi")
 gi.require_version("GdkPixbuf", "2.0")
@@ -235,3 +235,122 @@ def test_extend_where_the_api_has_no_extensions(mount, sim):
     assert read(mount.path("jobs", "more", "status")).startswith("rejected")
     write(mount.path("jobs", "after.txt"), "still fine")
     read(mount.path("jobs", "after", "id"))
+
+
+ARK_MODEL = "doubao-seedance-1-0-pro-250528"
+
+
+@pytest.fixture
+def ark_mount(request, sim, tmp_path):
+    m = Mount(tmp_path, sim.url, f"poll=0.2,ark_endpoint={sim.base}/api/v3")
+    yield m
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        m.cleanup()
+    else:
+        m.umount()
+        m.check_stderr()
+
+
+def test_ark_first_and_last_frame_as_data_urls(ark_mount, sim):
+    first, last = png(640, 480, 0xff0000ff), png(800, 600, 0x0000ffff)
+    write(ark_mount.path("jobs", "dawn.png"), first, "wb")
+    write(ark_mount.path("jobs", "dusk.png"), last, "wb")
+    write(ark_mount.path("jobs", "day.txt"),
+          f"---\nmodel: {ARK_MODEL}\nimage: dawn.png\nlast_image: dusk.png\n---\none day\n")
+    read(ark_mount.path("jobs", "day", "id"))
+    (create,) = received(sim)
+    assert create["route"] == "/api/v3/contents/generations/tasks"
+    files = create["files"]
+    assert [f["field"] for f in files] == ["first_frame", "last_frame"]
+    assert [f["sha256"] for f in files] == [sha256(first), sha256(last)]
+    assert [f["content_type"] for f in files] == ["image/png", "image/png"]
+    assert [(f["width"], f["height"]) for f in files] == [(640, 480), (800, 600)]
+    items = create["fields"]["content"]
+    assert items[0]["type"] == "text" and items[0]["text"].startswith("one day")
+    assert [i.get("role") for i in items[1:]] == ["first_frame", "last_frame"]
+    assert sim.requests()["ark_create"] == 1
+    sent = json.loads(read(ark_mount.path("jobs", "day", "request.json")))
+    assert sent["content"][1]["image_url"] == {
+        "file": "dawn.png", "type": "image/png", "size": len(first), "sha256": sha256(first),
+        "width": 640, "height": 480}
+    assert "base64" not in read(ark_mount.path("jobs", "day", "request.json"))
+
+
+def test_ark_references_and_reference_video(ark_mount, sim):
+    a, b = png(32, 32, 0x00ff00ff), png(48, 48, 0xffff00ff)
+    write(ark_mount.path("jobs", "fox.png"), a, "wb")
+    write(ark_mount.path("jobs", "forest.png"), b, "wb")
+    write(ark_mount.path("jobs", "run.txt"),
+          f"---\nmodel: {ARK_MODEL}\nreferences: fox.png, forest.png\n"
+          "reference_video: https://example.com/take1.mp4\n---\nthe fox runs\n")
+    read(ark_mount.path("jobs", "run", "id"))
+    (create,) = received(sim)
+    assert [(f["field"], f["sha256"]) for f in create["files"]] == [
+        ("reference_image", sha256(a)), ("reference_image", sha256(b))]
+    video = create["fields"]["content"][-1]
+    assert video == {"type": "video_url", "video_url": {"url": "https://example.com/take1.mp4"},
+                     "role": "reference_video"}
+
+
+@pytest.mark.parametrize("front,reason", [
+    ("image: a.png\nreferences: a.png", "image: first and last frames exclude references"),
+    ("last_image: a.png", "last_image: needs image:"),
+    ("references: " + ", ".join(["a.png"] * 10), "references: 10 pictures"),
+    ("reference_video: /tmp/v.mp4", "reference_video: /tmp/v.mp4 is not an http(s) URL"),
+    ("remix: a", "remix: Seedance has no remix"),
+    ("fit: cover", "fit: Seedance"),
+])
+def test_ark_refusals(ark_mount, sim, front, reason):
+    write(ark_mount.path("jobs", "a.png"), png(16, 16), "wb")
+    e, why = submit_refused(ark_mount, "bad", f"---\nmodel: {ARK_MODEL}\n{front}\n---\nno\n")
+    assert e == errno.EINVAL
+    assert reason in why
+    assert sim.requests().get("ark_create", 0) == 0
+
+
+def test_ark_last_frame_and_the_next_shot_from_it(ark_mount, sim):
+    m = ark_mount
+    write(m.path("jobs", "plain.txt"), f"---\nmodel: {ARK_MODEL}\n---\nno frame asked\n")
+    write(m.path("jobs", "boat.txt"),
+          f"---\nmodel: {ARK_MODEL}\nreturn_last_frame: true\n---\na paper boat\n")
+    ident = read(m.path("jobs", "boat", "id")).strip()
+    plain = read(m.path("jobs", "plain", "id")).strip()
+    assert received(sim)[-1]["fields"]["return_last_frame"] is True
+    # before A completes, its last frame is not there: refused, nothing sent
+    e, why = submit_refused(m, "next", f"---\nmodel: {ARK_MODEL}\nimage: boat/last_frame.png\n"
+                            "---\nthe boat sails on\n")
+    assert e == errno.EINVAL and "boat/last_frame.png is not there" in why
+    assert sim.requests()["ark_create"] == 2
+    sim.complete(ident)
+    sim.complete(plain)
+    wait_state(m, "boat", "completed")
+    wait_state(m, "plain", "completed")
+    frame = sim.truth(ident, "last_frame")
+    assert frame.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "last_frame.png" in os.listdir(m.path("jobs", "boat"))
+    assert "last_frame.png" not in os.listdir(m.path("jobs", "plain"))
+    assert os.stat(m.path("jobs", "boat", "last_frame.png")).st_size == len(frame)
+    assert read(m.path("jobs", "boat", "last_frame.png"), "rb") == frame
+    assert read(m.path("jobs", "boat", "video.mp4"), "rb") == sim.truth(ident)
+    assert sim.stats()["bearer_on_presigned"] == 0
+    # chaining: the next shot starts from it
+    os.unlink(m.path("jobs", "next.txt"))
+    write(m.path("jobs", "next.txt"), f"---\nmodel: {ARK_MODEL}\nimage: boat/last_frame.png\n"
+          "---\nthe boat sails on\n")
+    read(m.path("jobs", "next", "id"))
+    create = received(sim)[-1]
+    (part,) = create["files"]
+    assert part["field"] == "first_frame" and part["sha256"] == sha256(frame)
+    assert (part["width"], part["height"]) == (320, 240)
+    assert sim.requests()["ark_create"] == 3
+
+
+def test_sora_jobs_have_no_last_frame(mount, sim):
+    write(mount.path("jobs", "s.txt"), "a sora job")
+    ident = read(mount.path("jobs", "s", "id")).strip()
+    sim.complete(ident)
+    wait_state(mount, "s", "completed")
+    assert "last_frame.png" not in os.listdir(mount.path("jobs", "s"))
+    status, _ = sim.call("GET", f"/v1/videos/{ident}/content?variant=last_frame", token="t")
+    assert status == 400
