@@ -354,3 +354,45 @@ def test_sora_jobs_have_no_last_frame(mount, sim):
     assert "last_frame.png" not in os.listdir(mount.path("jobs", "s"))
     status, _ = sim.call("GET", f"/v1/videos/{ident}/content?variant=last_frame", token="t")
     assert status == 400
+
+
+def test_kill_9_while_a_picture_is_being_sent(tmp_path, sim):
+    import signal
+    import threading
+
+    from util import cleanup, wait_for
+    picture = png(720, 1280, 0x777777ff)
+    sim.fault("hang_create:seconds=30")
+    m = Mount(tmp_path, sim.url, "poll=0.2,prefetch=no")
+    try:
+        write(m.path("jobs", "cat.png"), picture, "wb")
+
+        def save():
+            try:
+                write(m.path("jobs", "pic.txt"), "---\nimage: cat.png\n---\na held picture\n")
+            except OSError:
+                pass  # the daemon died under it
+
+        saver = threading.Thread(target=save)
+        saver.start()
+        wait_for(lambda: len(received(sim)) == 1, what="the create at the simulator")
+        m.proc.send_signal(signal.SIGKILL)
+        m.proc.wait()
+        sim.clear_faults()
+        saver.join(30)
+        cleanup(m.proc, m.mnt)
+        m.err.close()
+        m.start()
+        (made,) = sim.jobs("test-token")
+        wait_for(lambda: read(m.path("jobs", "pic", "id")).strip() == made["id"] or None,
+                 timeout=30, what="the job adopted")
+        sent = json.loads(read(m.path("jobs", "pic", "request.json")))
+        assert sent["input_reference"]["sha256"] == sha256(picture)
+        assert sim.requests()["create"] == 1
+        (create,) = received(sim)
+        assert create["files"][0]["sha256"] == sha256(picture)
+    except BaseException:
+        m.cleanup()
+        raise
+    m.umount()
+    m.check_stderr()
