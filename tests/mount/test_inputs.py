@@ -396,3 +396,28 @@ def test_kill_9_while_a_picture_is_being_sent(tmp_path, sim):
         raise
     m.umount()
     m.check_stderr()
+
+
+def test_webp_picture_for_sora(mount, sim):
+    """A WebP is checked like a PNG (GdkPixbuf with webp-pixbuf-loader)."""
+    pixbuf = GdkPixbuf.Pixbuf.new(GdkPixbuf.Colorspace.RGB, False, 8, 720, 1280)
+    pixbuf.fill(0x22aa66ff)
+    if "webp" not in [f.get_name() for f in GdkPixbuf.Pixbuf.get_formats()]:
+        pytest.skip("no WebP loader for GdkPixbuf (webp-pixbuf-loader)")
+    ok, picture = pixbuf.save_to_bufferv("webp", [], [])
+    assert ok
+    write(mount.path("jobs", "leaf.webp"), picture, "wb")
+    write(mount.path("jobs", "leaf.txt"), "---\nimage: leaf.webp\n---\na leaf falls\n")
+    read(mount.path("jobs", "leaf", "id"))
+    (create,) = received(sim)
+    (part,) = create["files"]
+    assert part["content_type"] == "image/webp" and part["type"] == "image/webp"
+    assert part["sha256"] == sha256(picture)
+    assert (part["width"], part["height"]) == (720, 1280)
+    # of another size it is refused before anything is sent, as a PNG is
+    small = pixbuf.scale_simple(100, 100, GdkPixbuf.InterpType.BILINEAR)
+    ok, other = small.save_to_bufferv("webp", [], [])
+    write(mount.path("jobs", "small.webp"), other, "wb")
+    e, why = submit_refused(mount, "small", "---\nimage: small.webp\n---\nsmall\n")
+    assert e == errno.EINVAL and "100x100" in why, why
+    assert len(received(sim)) == 1
