@@ -72,10 +72,12 @@ await runSteps(sim, [
   }],
 
   ['create with an input_reference file, and defaults', async () => {
-    const image = await sim.truth('any-id', 'thumbnail');
+    // a picture of the job's size, as the API wants (the simulator checks)
+    const image = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=teal:s=720x1280',
+      '-frames:v', '1', '-f', 'image2pipe', '-vcodec', 'png', '-'], { maxBuffer: 64 << 20 });
     second = await client.videos.create({
       prompt: 'the lake, from above',
-      input_reference: await toFile(image, 'ref.webp', { type: 'image/webp' }),
+      input_reference: await toFile(image, 'ref.png', { type: 'image/png' }),
     });
     sent.create++;
     assert.equal(second.seconds, '4');
