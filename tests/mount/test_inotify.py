@@ -327,3 +327,28 @@ def test_stress_with_watchers_through_a_kill(sim, tmp_path):
         m.cleanup()
         raise
     m.check_stderr()
+
+
+@pytest.mark.sim("--queue", "0.4", "--duration", "0.8")
+def test_last_frame_is_created_for_watchers(sim, tmp_path):
+    """Seedance's last_frame.png comes with the video, and so does its event."""
+    m = Mount(tmp_path, sim.url, f"poll=0.2,ark_endpoint={sim.base}/api/v3")
+    try:
+        write(m.path("jobs", "kite.txt"),
+              "---\nmodel: doubao-seedance-1-0-pro-250528\nreturn_last_frame: true\n---\n"
+              "a kite over dunes\n")
+        w = Inotifywait(m.path("jobs", "kite"), recursive=False)
+        try:
+            wait_state(m, "kite", "completed")
+            frame = m.path("jobs", "kite", "last_frame.png")
+            wait_for(lambda: w.changes(frame, "CREATE") or None, timeout=10,
+                     what="last_frame.png CREATE")
+            assert len(w.changes(frame, "CREATE")) == 1
+            assert len(w.changes(m.path("jobs", "kite", "video.mp4"), "CREATE")) == 1
+        finally:
+            w.stop()
+        m.umount()
+    except BaseException:
+        m.cleanup()
+        raise
+    m.check_stderr()
