@@ -205,8 +205,10 @@ def test_reader_waiting_for_bytes_can_leave(mount, sim):
     submit(mount, "slow")
     wait_state(mount, "slow", "completed")
     sim.fault("slow:call=content,rate=2000")
+    # Ctrl-C as a user's terminal sends it, whatever this test's parent ignores
     reader = subprocess.Popen(["cat", mount.path("jobs", "slow", "video.mp4")],
-                              stdout=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)
     assert reader.poll() is None  # waiting for bytes
     t0 = time.monotonic()
