@@ -115,13 +115,18 @@ vf_error_set_http (GError *error, int http_status, const char *api_code, const c
 
   if (!priv)
     return;
+  /* copies first: a value may be one of the error's own (its request id) */
+  char *code = g_strdup (api_code);
+  char *message = g_strdup (api_message);
+  char *id = g_strdup (request_id);
+
   priv->http_status = http_status;
   g_free (priv->api_code);
-  priv->api_code = g_strdup (api_code);
+  priv->api_code = code;
   g_free (priv->api_message);
-  priv->api_message = g_strdup (api_message);
+  priv->api_message = message;
   g_free (priv->request_id);
-  priv->request_id = g_strdup (request_id);
+  priv->request_id = id;
 }
 
 void

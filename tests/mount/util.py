@@ -281,6 +281,8 @@ def daemon_env(tmp, token="test-token"):
     env["XDG_STATE_HOME"] = os.path.join(str(tmp), "xdg-state")
     env["XDG_CACHE_HOME"] = os.path.join(str(tmp), "xdg-cache")
     env["G_DEBUG"] = "fatal-warnings"
+    supp = "suppressions=" + os.path.join(TOP, "tests", "lsan.supp")
+    env["LSAN_OPTIONS"] = ":".join(filter(None, [env.get("LSAN_OPTIONS"), supp]))
     if token is not None:
         env["VIDEOFS_TOKEN"] = token
     return env
