@@ -317,7 +317,8 @@ take_picture (VfInputs *inputs, const char *key, const char *file, const Picture
   bytes = read_file (key, file, rule->open, rule->user_data, error);
   if (!bytes)
     return NULL;
-  type = vf_inputs_sniff (g_bytes_get_data (bytes, &len), len);
+  const guint8 *data = g_bytes_get_data (bytes, &len); /* len before it is passed */
+  type = vf_inputs_sniff (data, len);
   if (!type)
     {
       vf_set_error (error, VF_ERROR_INVALID,
