@@ -138,8 +138,8 @@ vf_files_stat (VfFs *fs, const char *name, struct stat *st)
   return 0;
 }
 
-static char *
-current_name (VfFs *fs, VfFileHandle *fh)
+char *
+vf_files_name (VfFs *fs, VfFileHandle *fh)
 {
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
   return g_strdup (fh->file->name);
@@ -148,7 +148,7 @@ current_name (VfFs *fs, VfFileHandle *fh)
 int
 vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st)
 {
-  g_autofree char *name = current_name (fs, fh);
+  g_autofree char *name = vf_files_name (fs, fh);
 
   if (fstat (fh->fd, st) < 0)
     return -errno;
@@ -157,7 +157,7 @@ vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st)
 }
 
 int
-vf_files_list (VfFs *fs, GHashTable *skip, void *buf, fuse_fill_dir_t filler)
+vf_files_list (VfFs *fs, GHashTable *skip, GArray *list)
 {
   int fd = openat (fs->files_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -176,9 +176,8 @@ vf_files_list (VfFs *fs, GHashTable *skip, void *buf, fuse_fill_dir_t filler)
         continue;
       if (g_hash_table_contains (skip, d->d_name))
         continue;
-      struct stat st = { .st_mode = S_IFREG };
-      if (filler (buf, d->d_name, &st, 0, 0))
-        break;
+      VfDirEntry e = { g_strdup (d->d_name), S_IFREG, -1, TRUE };
+      g_array_append_val (list, e);
     }
   closedir (dir);
   return 0;
@@ -287,7 +286,7 @@ vf_files_read (VfFileHandle *fh, char *buf, size_t size, off_t offset)
 int
 vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t offset)
 {
-  g_autofree char *name = current_name (fs, fh);
+  g_autofree char *name = vf_files_name (fs, fh);
   size_t done = 0;
 
   if (fh->refused)
@@ -437,7 +436,7 @@ vf_files_fsync (VfFileHandle *fh, int datasync)
 int
 vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
 {
-  g_autofree char *cur = fh ? current_name (fs, fh) : g_strdup (name);
+  g_autofree char *cur = fh ? vf_files_name (fs, fh) : g_strdup (name);
   int res;
 
   if (is_submitted (fs, cur))
@@ -467,7 +466,7 @@ vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
 int
 vf_files_chmod (VfFs *fs, const char *name, VfFileHandle *fh, mode_t mode)
 {
-  g_autofree char *cur = fh ? current_name (fs, fh) : g_strdup (name);
+  g_autofree char *cur = fh ? vf_files_name (fs, fh) : g_strdup (name);
   int res;
 
   /* Editors and cp -p restore a mode after saving; a submitted prompt

@@ -49,6 +49,7 @@ vf_handle_free (VfFs *fs, VfHandle *h)
   if (h->content_fd >= 0)
     close (h->content_fd);
   g_free (h->path);
+  g_clear_pointer (&h->listing, g_array_unref);
   g_clear_pointer (&h->snapshot, g_bytes_unref);
   g_mutex_clear (&h->lock);
   g_free (h);

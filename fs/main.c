@@ -148,6 +148,7 @@ main (int argc, char **argv)
 
   vf_log_start (opts.foreground);
   vf_interrupt_start (se);
+  fs.fuse = fuse;
   vf_notify_ready (&fs);
   vf_watch_start (&fs, set.mountpoint, set.poll_s);
   vf_jobs_start (fs.jobs);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fuse.h>
 #include <fuse_lowlevel.h>
 
 #include "videofs.h"
@@ -97,11 +98,70 @@ wake_polled (VfFs *fs, const char *name, guint what)
     }
 }
 
+/* The kernel keeps attributes for attr_timeout (ops.c): drop those of every
+ * file the change may have touched, so the next stat asks us.  Paths the
+ * kernel has not looked up cost a lookup in libfuse's table, nothing more.
+ * It also drops cached pages, and waits for any page a reader or writer
+ * holds locked while its request is with us: so only files without pages
+ * (direct_io text, directories) are invalidated from here, where a write's
+ * own check or a download's end may be what changed.  Content files appear
+ * with their final size and never change; prompt files are invalidated by
+ * the handlers that change their mode (vf_notify_invalidate). */
+static void
+invalidate_path (VfFs *fs, const char *path)
+{
+  fuse_invalidate_path (fs->fuse, path);
+}
+
+static void
+invalidate_dir (VfFs *fs, const char *dir, const char *name)
+{
+  g_autofree char *path = g_strconcat (dir, name, NULL);
+  g_autofree char *file = NULL;
+
+  invalidate_path (fs, path);
+  for (VfEntry e = 0; e < VF_ENTRY_VIDEO; e++)
+    {
+      g_free (file);
+      file = g_strconcat (path, "/", vf_entry_name (e), NULL);
+      invalidate_path (fs, file);
+    }
+}
+
+static void
+invalidate (VfFs *fs, const char *name, guint what)
+{
+  g_autoptr (GPtrArray) ids = NULL;
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  if (!name && (what & (VF_CHANGE_STATUS | VF_CHANGE_CONTENT | VF_CHANGE_JOBS)))
+    ids = vf_jobs_video_ids_known (fs->jobs);
+  locker = g_mutex_locker_new (&fs->poll_lock);
+  if (!fs->ready)
+    return;
+  invalidate_path (fs, "/status");
+  invalidate_path (fs, "/events");
+  if (name)
+    invalidate_dir (fs, "/jobs/", name);
+  for (guint i = 0; ids && i < ids->len; i++)
+    invalidate_dir (fs, "/videos/", ids->pdata[i]);
+}
+
+void
+vf_notify_invalidate (VfFs *fs, const char *path)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
+
+  if (fs->ready && path)
+    invalidate_path (fs, path);
+}
+
 void
 vf_notify_changed (const char *name, guint what, gpointer user_data)
 {
   VfFs *fs = user_data;
 
+  invalidate (fs, name, what);
   wake_polled (fs, name, what);
   vf_watch_changed (fs, name, what);
 }

@@ -49,10 +49,14 @@ jobs_child (const char *path)
 static void *
 vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-  /* Every lookup asks us again: jobs come and go from other threads, and
-   * status sizes change by the second. */
-  cfg->entry_timeout = 0;
-  cfg->attr_timeout = 0;
+  /* The kernel keeps names and attributes for a second, and notify.c
+   * drops them the moment the API changes a file (fuse_invalidate_path), so
+   * `ls -l` of thousands of jobs is one READDIRPLUS, not a LOOKUP and a
+   * GETATTR per entry.  What the mount's own calls change the kernel sees
+   * in their answers.  Names that do not exist are never kept: a file that
+   * appears is there for the next lookup. */
+  cfg->entry_timeout = 1;
+  cfg->attr_timeout = 1;
   cfg->negative_timeout = 0;
   cfg->use_ino = 0;
   /* Unlinked open files go at once (no .fuse_hidden files in jobs/);
@@ -62,6 +66,11 @@ vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   cfg->intr = 1;
   cfg->intr_signal = vf_interrupt_signal ();
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  /* Attributes with every listing, not only the first part of it: ls reads
+   * the whole directory before it stats anything. */
+  if (conn->capable & FUSE_CAP_READDIRPLUS)
+    conn->want |= FUSE_CAP_READDIRPLUS;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   /* With attr_timeout 0 this would cost a GETATTR per read of a cached page.
    * Nothing needs it: content never changes once it exists, live files are
    * direct_io, and prompt files change only through the mount. */
@@ -165,19 +174,30 @@ vf_releasedir (const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
+/* A listing is taken at offset 0 and handed out by index, so a directory
+ * read in several requests (and READDIRPLUS's attributes) is one consistent
+ * pass, as on a local file system; a rewind takes a new one. */
 static int
 vf_readdir (const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
             struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
   VfFs *fs = vf_fs_get ();
-  VfNode node;
-  int res = vf_tree_lookup (fs, vf_handle_of (fi)->path, &node);
+  VfHandle *h = vf_handle_of (fi);
 
-  if (res < 0)
-    return res;
-  res = vf_tree_readdir (fs, &node, buf, filler);
-  vf_node_clear (&node);
-  return res;
+  if (offset == 0 || !h->listing)
+    {
+      VfNode node;
+      int res = vf_tree_lookup (fs, h->path, &node);
+
+      if (res < 0)
+        return res;
+      g_clear_pointer (&h->listing, g_array_unref);
+      h->listing = vf_tree_list (fs, &node, &res);
+      vf_node_clear (&node);
+      if (!h->listing)
+        return res;
+    }
+  return vf_tree_fill (fs, h->listing, offset, (flags & FUSE_READDIR_PLUS) != 0, buf, filler);
 }
 
 static int
@@ -288,10 +308,21 @@ static int
 vf_flush (const char *path, struct fuse_file_info *fi)
 {
   VfHandle *h = vf_handle_of (fi);
+  g_autofree char *name = NULL;
+  int res;
 
   if (!h || !h->file)
     return 0;
-  return vf_files_flush (vf_fs_get (), h->file);
+  res = vf_files_flush (vf_fs_get (), h->file);
+  /* a submitted prompt shows read-only from now on (`path` is NULL here:
+   * nullpath_ok) */
+  name = vf_files_name (vf_fs_get (), h->file);
+  if (name)
+    {
+      g_autofree char *file = g_strconcat ("/jobs/", name, NULL);
+      vf_notify_invalidate (vf_fs_get (), file);
+    }
+  return res;
 }
 
 static int
@@ -437,6 +468,20 @@ vf_unlink (const char *path)
   return res;
 }
 
+/* A job's prompt file (either name vf-prompt.h allows) changed its mode or
+ * went with its job: the kernel's attributes of it are dropped. */
+static void
+invalidate_prompt (VfFs *fs, const char *name)
+{
+  static const char *const exts[] = { ".txt", ".json" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
+    {
+      g_autofree char *prompt = g_strconcat ("/jobs/", name, exts[i], NULL);
+      vf_notify_invalidate (fs, prompt);
+    }
+}
+
 static int
 vf_rmdir (const char *path)
 {
@@ -459,6 +504,8 @@ vf_rmdir (const char *path)
           res = -vf_error_to_errno (error);
         }
       vf_watch_local_end (fs, node.name);
+      /* its prompt file is writable again */
+      invalidate_prompt (fs, node.name);
     }
   else if (node.kind == VF_NODE_FILE || node.kind == VF_NODE_ENTRY || node.kind == VF_NODE_README
            || node.kind == VF_NODE_STATUS || node.kind == VF_NODE_EVENTS)
@@ -496,7 +543,12 @@ vf_rename (const char *from, const char *to, unsigned int flags)
   if (strcmp (from_name, to_name) == 0)
     res = 0;
   else if (node.kind == VF_NODE_FILE)
-    res = vf_files_rename (fs, from_name, to_name, flags);
+    {
+      res = vf_files_rename (fs, from_name, to_name, flags);
+      /* a prompt saved by rename shows read-only (libfuse moves its node
+       * after we answer, so the file is still under `from`) */
+      vf_notify_invalidate (fs, from);
+    }
   else if (node.kind == VF_NODE_JOB)
     {
       vf_watch_local_begin (fs, from_name);
@@ -504,6 +556,8 @@ vf_rename (const char *from, const char *to, unsigned int flags)
       res = vf_files_rename_job (fs, from_name, to_name, flags);
       vf_watch_local_end (fs, from_name);
       vf_watch_local_end (fs, to_name);
+      /* the prompt file moved with its job */
+      invalidate_prompt (fs, from_name);
     }
   else
     res = -EACCES;

@@ -432,52 +432,102 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
   return 0;
 }
 
-static int
-add (void *buf, fuse_fill_dir_t filler, const char *name, mode_t type)
+static void
+add (GArray *list, const char *name, mode_t type, gint64 created_us, gboolean file)
 {
-  struct stat st = { .st_mode = type };
-  return filler (buf, name, &st, 0, 0) ? -ENOMEM : 0;
+  VfDirEntry e = { g_strdup (name), type, created_us, file };
+
+  g_array_append_val (list, e);
 }
 
-int
-vf_tree_readdir (VfFs *fs, const VfNode *node, void *buf, fuse_fill_dir_t filler)
+static void
+dir_entry_clear (gpointer data)
 {
-  add (buf, filler, ".", S_IFDIR);
-  add (buf, filler, "..", S_IFDIR);
+  g_free (((VfDirEntry *)data)->name);
+}
+
+GArray *
+vf_tree_list (VfFs *fs, const VfNode *node, int *res)
+{
+  g_autoptr (GArray) list = g_array_new (FALSE, FALSE, sizeof (VfDirEntry));
+
+  g_array_set_clear_func (list, dir_entry_clear);
+  *res = 0;
+  add (list, ".", S_IFDIR, -1, FALSE);
+  add (list, "..", S_IFDIR, -1, FALSE);
   switch (node->kind)
     {
     case VF_NODE_ROOT:
-      add (buf, filler, "README.txt", S_IFREG);
-      add (buf, filler, "status", S_IFREG);
-      add (buf, filler, "events", S_IFREG);
-      add (buf, filler, "jobs", S_IFDIR);
-      add (buf, filler, "videos", S_IFDIR);
-      return 0;
+      add (list, "README.txt", S_IFREG, -1, FALSE);
+      add (list, "status", S_IFREG, -1, FALSE);
+      add (list, "events", S_IFREG, -1, FALSE);
+      add (list, "jobs", S_IFDIR, -1, FALSE);
+      add (list, "videos", S_IFDIR, -1, FALSE);
+      break;
     case VF_NODE_JOBS:
       {
-        g_autoptr (GPtrArray) names = vf_jobs_names (fs->jobs);
+        g_autoptr (GArray) jobs = vf_jobs_entries (fs->jobs);
         g_autoptr (GHashTable) skip = g_hash_table_new (g_str_hash, g_str_equal);
-        for (guint i = 0; i < names->len; i++)
+        for (guint i = 0; i < jobs->len; i++)
           {
-            add (buf, filler, g_ptr_array_index (names, i), S_IFDIR);
-            g_hash_table_add (skip, g_ptr_array_index (names, i));
+            const VfJobEntry *e = &g_array_index (jobs, VfJobEntry, i);
+            add (list, e->name, S_IFDIR, e->created * G_USEC_PER_SEC, FALSE);
+            g_hash_table_add (skip, e->name);
           }
-        return vf_files_list (fs, skip, buf, filler);
+        *res = vf_files_list (fs, skip, list);
+        if (*res < 0)
+          return NULL;
+        break;
       }
     case VF_NODE_VIDEOS:
       {
         g_autoptr (GPtrArray) ids = vf_jobs_video_ids (fs->jobs);
         for (guint i = 0; i < ids->len; i++)
-          add (buf, filler, g_ptr_array_index (ids, i), S_IFDIR);
-        return 0;
+          add (list, g_ptr_array_index (ids, i), S_IFDIR, -1, FALSE);
+        break;
       }
     case VF_NODE_JOB:
     case VF_NODE_VIDEO:
       for (VfEntry e = 0; e < VF_N_ENTRIES; e++)
         if (entry_present (node->info, e, node->by_id))
-          add (buf, filler, entry_names[e], S_IFREG);
-      return 0;
+          add (list, entry_names[e], S_IFREG, -1, FALSE);
+      break;
     default:
-      return -ENOTDIR;
+      *res = -ENOTDIR;
+      return NULL;
     }
+  return g_steal_pointer (&list);
+}
+
+int
+vf_tree_fill (VfFs *fs, GArray *list, off_t offset, gboolean plus, void *buf,
+              fuse_fill_dir_t filler)
+{
+  for (guint i = offset; i < list->len; i++)
+    {
+      const VfDirEntry *e = &g_array_index (list, VfDirEntry, i);
+      struct stat st = { .st_mode = e->type };
+      enum fuse_fill_dir_flags flags = 0;
+
+      /* The attributes of jobs/'s entries go with the names when the kernel
+       * asks for them: `ls -l` of thousands of jobs costs no request per
+       * entry.  The other directories are small. */
+      if (plus && e->created_us >= 0)
+        {
+          st.st_uid = fs->uid;
+          st.st_gid = fs->gid;
+          st.st_blksize = 4096;
+          fill_dir (fs, &st, 0755, e->created_us);
+          flags = FUSE_FILL_DIR_PLUS;
+        }
+      else if (plus && e->file && vf_files_stat (fs, e->name, &st) == 0)
+        {
+          st.st_uid = fs->uid;
+          st.st_gid = fs->gid;
+          flags = FUSE_FILL_DIR_PLUS;
+        }
+      if (filler (buf, e->name, &st, i + 1, flags))
+        break;
+    }
+  return 0;
 }

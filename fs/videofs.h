@@ -55,7 +55,8 @@ struct vf_fs
 
   GMutex poll_lock;  /* guards `polled` and `ready`; a leaf */
   GPtrArray *polled; /* VfHandle * that hold a poll handle */
-  gboolean ready;    /* fuse_notify_poll may be called */
+  gboolean ready;    /* fuse_notify_poll and fuse_invalidate_path may be called */
+  struct fuse *fuse; /* set before `ready` */
 
   VfWatch *watch;  /* the inotify announcer (watch.c), once started */
   pid_t watch_tid; /* its thread id, set before the session runs */
@@ -112,7 +113,21 @@ GBytes *vf_tree_text (VfFs *fs, const VfNode *node, gint64 *changed_us);
 gint64 vf_tree_changed_us (VfFs *fs, const VfNode *node);
 gboolean vf_tree_is_live (const VfNode *node);
 gboolean vf_tree_is_content (const VfNode *node, VfVariant *variant);
-int vf_tree_readdir (VfFs *fs, const VfNode *node, void *buf, fuse_fill_dir_t filler);
+/* A directory's entries as one pass of readdir sees them, "." and ".."
+ * first; NULL with *res a negative errno when `node` is no directory. */
+typedef struct
+{
+  char *name;
+  mode_t type;       /* S_IFDIR or S_IFREG */
+  gint64 created_us; /* jobs/NAME/: the directory's time; else -1 */
+  gboolean file;     /* a file of jobs/, kept in the backing store */
+} VfDirEntry;
+GArray *vf_tree_list (VfFs *fs, const VfNode *node, int *res);
+/* Hands `list` to the filler from `offset` (an index) until its buffer is
+ * full; with attributes where they are at hand when `plus`
+ * (FUSE_READDIR_PLUS). */
+int vf_tree_fill (VfFs *fs, GArray *list, off_t offset, gboolean plus, void *buf,
+                  fuse_fill_dir_t filler);
 const char *vf_entry_name (VfEntry entry);
 /* The files a job (or videos/ entry) directory holds: a bit per VfEntry. */
 guint vf_tree_entries (const VfJobInfo *info, gboolean by_id);
@@ -125,7 +140,10 @@ void vf_files_shutdown (VfFs *fs);
 int vf_files_stat (VfFs *fs, const char *name, struct stat *st);
 int vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st);
 /* Lists the backing files, less the names in `skip` (job directories win). */
-int vf_files_list (VfFs *fs, GHashTable *skip, void *buf, fuse_fill_dir_t filler);
+/* The name the file of `fh` has now (new string; NULL once unlinked). */
+char *vf_files_name (VfFs *fs, VfFileHandle *fh);
+/* Appends the files of jobs/ but those in `skip` to `list` (of VfDirEntry). */
+int vf_files_list (VfFs *fs, GHashTable *skip, GArray *list);
 int vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean create,
                    VfFileHandle **out);
 int vf_files_read (VfFileHandle *fh, char *buf, size_t size, off_t offset);
@@ -198,6 +216,9 @@ void vf_notify_ready (VfFs *fs);
 /* No more poll notifications: the session is ending. */
 void vf_notify_stop (VfFs *fs);
 void vf_notify_clear (VfFs *fs);
+/* Drops the kernel's attributes (and pages) of `path` (may be NULL).  Not
+ * from a handler the kernel calls with that file's pages locked (write). */
+void vf_notify_invalidate (VfFs *fs, const char *path);
 /* The job table's `changed` callback. */
 void vf_notify_changed (const char *name, guint what, gpointer user_data);
 void vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph);
@@ -227,8 +248,9 @@ struct vf_handle
   int content_fd;
   /* FILE nodes */
   VfFileHandle *file;
-  /* directories */
+  /* directories: the path, and the listing a readdir at offset 0 took */
   char *path;
+  GArray *listing;
 };
 
 /* handle.c */

@@ -4,6 +4,7 @@
 #include "vf-fdio.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,6 +96,9 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
     return NULL;
   if (!vf_jobs_journal_open (jobs, error))
     return NULL;
+  /* Replay and compaction of thousands of jobs leave freed memory behind
+   * in the heap: give it back before the mount runs for days. */
+  malloc_trim (0);
 
   remove_old_partials (jobs->cache_dir);
   vf_cache_config_init (&cache_config);
@@ -176,6 +180,33 @@ vf_jobs_names (VfJobs *jobs)
     g_ptr_array_add (names, g_strdup (((Job *)list->pdata[i])->name));
   g_mutex_unlock (&jobs->lock);
   return names;
+}
+
+static void
+job_entry_clear (gpointer data)
+{
+  g_free (((VfJobEntry *)data)->name);
+}
+
+GArray *
+vf_jobs_entries (VfJobs *jobs)
+{
+  GArray *entries;
+  g_autoptr (GPtrArray) list = NULL;
+
+  g_mutex_lock (&jobs->lock);
+  list = vf_jobs_sorted_locked (jobs);
+  entries = g_array_sized_new (FALSE, FALSE, sizeof (VfJobEntry), list->len);
+  g_array_set_clear_func (entries, job_entry_clear);
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Job *job = list->pdata[i];
+      VfJobEntry e = { g_strdup (job->name), job->created };
+
+      g_array_append_val (entries, e);
+    }
+  g_mutex_unlock (&jobs->lock);
+  return entries;
 }
 
 VfJobInfo *

@@ -113,6 +113,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfJobInfo, vf_job_info_free)
 
 /* Names of jobs (jobs/NAME/), sorted. */
 GPtrArray *vf_jobs_names (VfJobs *jobs);
+
+/* A job directory as a listing with attributes shows it. */
+typedef struct
+{
+  char *name;
+  gint64 created; /* unix seconds: VfJobInfo's `created` */
+} VfJobEntry;
+
+/* The jobs, sorted by name: a GArray of VfJobEntry that frees its names. */
+GArray *vf_jobs_entries (VfJobs *jobs);
 /* NULL when there is no such job. */
 VfJobInfo *vf_jobs_get (VfJobs *jobs, const char *name);
 
