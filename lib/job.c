@@ -45,6 +45,7 @@ vf_job_unref_locked (Job *job)
   g_free (job->id);
   g_clear_pointer (&job->body, json_decref);
   vf_task_free (job->task);
+  g_free (job->status_json);
   g_free (job->reason);
   g_free (job->content_error);
   g_free (job->poll_error);
@@ -69,6 +70,30 @@ vf_job_set_name (Job *job, const char *name)
   job->name = g_strdup (name);
   g_free (job->prompt_file);
   job->prompt_file = prompt_file;
+}
+
+char *
+vf_json_pretty (const json_t *json)
+{
+  g_autofree char *text = NULL;
+
+  if (!json)
+    return NULL;
+  text = json_dumps (json, JSON_INDENT (2));
+  if (!text)
+    return NULL;
+  return g_strconcat (text, "\n", NULL);
+}
+
+void
+vf_job_set_task (Job *job, VfTask *task)
+{
+  vf_task_free (job->task);
+  g_free (job->status_json);
+  job->task = task;
+  job->status_json = task ? vf_json_pretty (task->raw) : NULL;
+  if (task)
+    g_clear_pointer (&task->raw, json_decref);
 }
 
 gboolean
@@ -182,8 +207,8 @@ vf_job_record (const Job *job, const char *op)
       put (record, "created", json_integer (job->created), &whole);
       put (record, "intent_us", json_integer (job->intent_us), &whole);
     }
-  if (job->task && job->task->raw)
-    put (record, "task", json_incref (job->task->raw), &whole);
+  if (job->status_json)
+    put (record, "task", json_loads (job->status_json, JSON_ALLOW_NUL, NULL), &whole);
   put (record, "changed_us", json_integer (job->changed_us), &whole);
   put (record, "sizes", sizes_json (job), &whole);
   put (record, "probed", json_boolean (job->probed), &whole);
@@ -218,10 +243,7 @@ vf_job_apply_task_record (Job *job, json_t *record)
     {
       VfTask *task = vf_protocol_task_from_json (job->protocol, raw, NULL);
       if (task)
-        {
-          vf_task_free (job->task);
-          job->task = task;
-        }
+        vf_job_set_task (job, task);
     }
   for (int v = 0; v < VF_N_VARIANTS; v++)
     {

@@ -63,9 +63,10 @@ typedef struct
                      * create may have left */
   VfProtocol protocol;
   char *id;
-  json_t *body; /* the request body, or NULL for a local reject */
-  VfTask *task; /* the last answer, or NULL */
-  char *reason; /* REJECTED: "CODE: MESSAGE"; UNKNOWN: how the answer was lost */
+  json_t *body;      /* the request body, or NULL for a local reject */
+  VfTask *task;      /* the last answer (without its `raw` JSON), or NULL */
+  char *status_json; /* that answer's JSON as status.json shows it */
+  char *reason;      /* REJECTED: "CODE: MESSAGE"; UNKNOWN: how the answer was lost */
   char *content_error;
   char *poll_error;
   gint64 no_answer_s; /* > 0: shown in status */
@@ -175,6 +176,13 @@ void vf_job_drop (gpointer job);
 /* The prompt file follows its job: jobs/B.txt after mv jobs/A jobs/B. */
 void vf_job_set_name (Job *job, const char *name);
 gboolean vf_job_task_finished (const Job *job);
+/* Makes `task` (stolen; NULL: none) the job's last answer.  Its JSON is kept
+ * only as the text of status.json: a parsed tree costs five times as much,
+ * for each of thousands of jobs. */
+void vf_job_set_task (Job *job, VfTask *task);
+/* JSON indented as the mount's files show it, with a final newline (new
+ * string), or NULL. */
+char *vf_json_pretty (const json_t *json);
 /* The journal record of a job (a new reference): `op` "task" holds only
  * the answer and what was learnt of the content; any other op the whole
  * job.  NULL when a field cannot be recorded (text that is not UTF-8):
@@ -294,7 +302,8 @@ gboolean vf_jobs_probe_task (VfJobs *jobs, const VfTask *task, gint64 sizes[VF_N
 void vf_video_free (gpointer video);
 
 /* Tasks of the account, newest first, at most `max_pages` pages, stopping
- * at a task created before `stop_before_s` (0: never). */
+ * at a task created before `stop_before_s` (0: never) or once every id of
+ * `wanted` (a set; may be NULL) was seen. */
 typedef struct
 {
   GPtrArray *tasks; /* of VfTask*, owned */
@@ -303,7 +312,7 @@ typedef struct
 } VfListing;
 
 void vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
-                       VfListing *listing);
+                       GHashTable *wanted, VfListing *listing);
 void vf_listing_clear (VfListing *listing);
 /* The API answered that it has no list call. */
 gboolean vf_error_means_no_list (const GError *error);

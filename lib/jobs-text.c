@@ -205,19 +205,6 @@ vf_job_info_free (VfJobInfo *info)
   g_free (info);
 }
 
-static char *
-pretty (const json_t *json)
-{
-  g_autofree char *text = NULL;
-
-  if (!json)
-    return NULL;
-  text = json_dumps (json, JSON_INDENT (2));
-  if (!text)
-    return NULL;
-  return g_strconcat (text, "\n", NULL);
-}
-
 VfJobInfo *
 vf_job_info_locked (VfJobs *jobs, const Job *job)
 {
@@ -230,8 +217,8 @@ vf_job_info_locked (VfJobs *jobs, const Job *job)
   info->state = job->task ? job->task->state : VF_STATE_UNKNOWN;
   info->id = g_strdup (job->id);
   info->status = job_status_text (job);
-  info->status_json = job->task ? pretty (job->task->raw) : NULL;
-  info->request_json = pretty (job->body);
+  info->status_json = g_strdup (job->status_json);
+  info->request_json = vf_json_pretty (job->body);
   info->error = job_error_text (jobs, job);
   info->created = job->created;
   info->changed_us = job->changed_us;
@@ -256,7 +243,7 @@ vf_video_info_locked (VfJobs *jobs, const char *id, const Video *video)
   info->state = task->state;
   info->id = g_strdup (id);
   info->status = vf_task_status_text (task, video->expired, 0);
-  info->status_json = pretty (task->raw);
+  info->status_json = vf_json_pretty (task->raw);
   if (task->state == VF_STATE_FAILED)
     {
       g_autofree char *failure = vf_task_failure_text (task);

@@ -145,10 +145,12 @@ all_zero (const guint8 *p, gsize len)
   return TRUE;
 }
 
-/* Parses records from data; appends them to records and returns the length
- * of the intact part.  -1 when the file is not a journal at all. */
+/* Parses records from data, handing each to func as it is parsed (so that
+ * loading holds one record at a time, however long the journal), and
+ * returns the length of the intact part.  -1 when the file is not a
+ * journal at all. */
 static gssize
-parse_records (const guint8 *data, gsize len, GPtrArray *records)
+parse_records (const guint8 *data, gsize len, VfJournalFunc func, gpointer user_data)
 {
   gsize pos = HEADER_LEN;
 
@@ -180,7 +182,9 @@ parse_records (const guint8 *data, gsize len, GPtrArray *records)
           json_decref (record);
           break;
         }
-      g_ptr_array_add (records, record);
+      if (func)
+        func (record, user_data);
+      json_decref (record);
       pos += rec_len + FRAME_OVERHEAD;
     }
   return pos;
@@ -191,7 +195,6 @@ vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data, gsize
                  GError **error)
 {
   g_autoptr (GByteArray) data = g_byte_array_new ();
-  g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
   VfJournal *journal;
   gssize good;
   gsize dropped;
@@ -213,7 +216,7 @@ vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data, gsize
       goto fail;
     }
 
-  good = parse_records (data->data, data->len, records);
+  good = parse_records (data->data, data->len, func, user_data);
   if (good < 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is not a videofs journal", path);
@@ -256,9 +259,6 @@ vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data, gsize
   journal->fd = fd;
   journal->size = good;
 
-  if (func)
-    for (guint i = 0; i < records->len; i++)
-      func (records->pdata[i], user_data);
   return journal;
 
 fail:

@@ -256,8 +256,8 @@ poll_answered_locked (VfTxn *txn, Job *job, VfTask *task, gboolean probe,
   gint64 after = MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
   const char *old_word = vf_job_state_word (job);
   int old_progress = job->task ? job->task->progress : -1;
-  gboolean raw_same
-      = job->task && job->task->raw && task->raw && json_equal (job->task->raw, task->raw);
+  g_autofree char *text = vf_json_pretty (task->raw);
+  gboolean raw_same = job->status_json && text && strcmp (job->status_json, text) == 0;
   gboolean moved;
 
   jobs->poller->n_rate_limited = 0;
@@ -288,8 +288,7 @@ poll_answered_locked (VfTxn *txn, Job *job, VfTask *task, gboolean probe,
         }
     }
 
-  vf_task_free (job->task);
-  job->task = task;
+  vf_job_set_task (job, task);
   moved = strcmp (old_word, vf_job_state_word (job)) != 0 || old_progress != task->progress;
   if (!raw_same || moved)
     {
@@ -400,6 +399,7 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   g_autoptr (GPtrArray) prefetches = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
   g_autoptr (GArray) prefetch_sizes = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
   g_autofree gboolean *probe = NULL;
   g_autofree VfTask **answers = NULL;
   g_autofree gint64 *sizes = NULL; /* VF_N_VARIANTS for each job */
@@ -437,7 +437,9 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   g_mutex_unlock (&jobs->lock);
 
   pages = MIN (BATCH_PAGES_MAX, (int)(known / BATCH_PAGE) + 2);
-  vf_listing_fetch (jobs, protocol, pages, oldest_s, &listing);
+  for (guint i = 0; i < ids->len; i++)
+    g_hash_table_add (wanted, ids->pdata[i]);
+  vf_listing_fetch (jobs, protocol, pages, oldest_s, wanted, &listing);
   for (guint i = 0; i < listing.tasks->len; i++)
     {
       VfTask *task = listing.tasks->pdata[i];
@@ -563,8 +565,7 @@ adopt_job_locked (VfTxn *txn, Job *job, const VfTask *task)
   job->phase = VF_JOB_LIVE;
   job->id = g_strdup (task->id);
   job->protocol = task->protocol;
-  vf_task_free (job->task);
-  job->task = vf_task_copy (task);
+  vf_job_set_task (job, vf_task_copy (task));
   g_clear_pointer (&job->reason, g_free);
   job->changed_us = g_get_real_time ();
   job->poll.last_ok_us = g_get_monotonic_time ();
@@ -616,7 +617,7 @@ adopt (VfJobs *jobs, VfProtocol protocol)
   if (oldest_intent_s == G_MAXINT64)
     return;
 
-  vf_listing_fetch (jobs, protocol, ADOPT_PAGES, oldest_intent_s - ADOPT_BEFORE_S, &listing);
+  vf_listing_fetch (jobs, protocol, ADOPT_PAGES, oldest_intent_s - ADOPT_BEFORE_S, NULL, &listing);
 
   vf_txn_begin (&txn, jobs);
   if (listing.error)

@@ -244,7 +244,7 @@ journal_outcome (VfJobs *jobs, Job *job, VfTask *task, const GError *error)
       job->poll.last_ok_us = g_get_monotonic_time ();
       job->poll.next_us
           = job->poll.last_ok_us + MAX (vf_jobs_poll_us (jobs), task->poll_after_ms * 1000);
-      job->task = task;
+      vf_job_set_task (job, task);
       vf_txn_event (&txn, job, "submitted", NULL);
       vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
       vf_jobs_wake_poller_locked (jobs);

@@ -26,8 +26,9 @@ typedef struct vf_journal VfJournal;
 /* Called for each intact record, in order; the record is borrowed. */
 typedef void (*VfJournalFunc) (json_t *record, gpointer user_data);
 
-/* Opens (creating if needed) `path`, calls `func` for every intact record,
- * truncates a torn tail away, and leaves the file open for appending.
+/* Opens (creating if needed) `path`, calls `func` for every intact record
+ * as it reads it, truncates a torn tail away, and leaves the file open for
+ * appending.  On failure `func` may have seen records: drop what it made.
  * *n_dropped (may be NULL) is set to the number of bytes dropped. */
 VfJournal *vf_journal_open (const char *path, VfJournalFunc func, gpointer user_data,
                             gsize *n_dropped, GError **error);

@@ -43,9 +43,10 @@ vf_error_means_no_list (const GError *error)
 
 void
 vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
-                  VfListing *listing)
+                  GHashTable *wanted, VfListing *listing)
 {
   g_autofree char *cursor = NULL;
+  guint found = 0;
 
   listing->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
   listing->complete = FALSE;
@@ -65,13 +66,16 @@ vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_
 
           if (task->created_at > 0)
             oldest = MIN (oldest, task->created_at);
+          if (wanted && task->id && g_hash_table_contains (wanted, task->id))
+            found++;
           g_ptr_array_add (listing->tasks, task);
         }
       g_ptr_array_set_free_func (page->tasks, NULL);
       g_ptr_array_set_size (page->tasks, 0);
       g_ptr_array_set_free_func (page->tasks, (GDestroyNotify)vf_task_free);
 
-      if (n == 0 || !page->has_more || (stop_before_s > 0 && oldest < stop_before_s))
+      if (n == 0 || !page->has_more || (stop_before_s > 0 && oldest < stop_before_s)
+          || (wanted && found >= g_hash_table_size (wanted)))
         {
           listing->complete = TRUE;
           return;
@@ -162,7 +166,7 @@ vf_videos_refresh (VfJobs *jobs, GError **rate_limited)
 
   for (int p = 0; p < VF_N_PROTOCOLS; p++)
     if (wanted[p])
-      vf_listing_fetch (jobs, p, VIDEO_PAGES, 0, &listings[p]);
+      vf_listing_fetch (jobs, p, VIDEO_PAGES, 0, NULL, &listings[p]);
 
   vf_txn_begin_unjournaled (&txn, jobs);
   jobs->videos_wanted = FALSE;

@@ -96,3 +96,49 @@ sim_control_expire (struct sim_request *req)
 {
   return job_action_reply (req, sim_jobs_expire_now (req->id));
 }
+
+/* POST /_sim/jobs {"count": N, "prompt": P, "state": "queued"|"completed"}:
+ * N Sora jobs made as creates would make them, without counting as
+ * creates, so a test can put thousands of jobs in a journal with ids the
+ * simulator knows.  Answers {"data": [video, ...]}, oldest first. */
+enum MHD_Result
+sim_control_seed (struct sim_request *req)
+{
+  json_error_t jerr;
+  g_autoptr (json_t) params = sim_request_json (req, &jerr);
+  json_int_t count = json_integer_value (json_object_get (params, "count"));
+  const char *prompt = json_string_value (json_object_get (params, "prompt"));
+  const char *state = json_string_value (json_object_get (params, "state"));
+  gboolean completed = g_strcmp0 (state, "completed") == 0;
+  json_t *data;
+
+  if (!params || count < 1 || count > 100000
+      || (state && !completed && g_strcmp0 (state, "queued") != 0))
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
+                                   "invalid_value",
+                                   "The body must be {\"count\": 1..100000, \"prompt\": TEXT, "
+                                   "\"state\": \"queued\" or \"completed\"}.");
+  data = json_array ();
+  for (json_int_t i = 0; i < count; i++)
+    {
+      struct sim_job_spec spec = {
+        .api = SIM_API_OPENAI,
+        .prompt = prompt ? prompt : "a seeded job",
+        .model = "sora-2",
+        .seconds = "4",
+        .size = "720x1280",
+      };
+      g_autoptr (SimJobView) view = sim_jobs_create (&spec);
+      g_autoptr (SimJobView) now = NULL;
+
+      if (completed)
+        {
+          g_autofree char *id = g_strndup (view->id, view->id_len);
+
+          sim_jobs_complete_now (id);
+          now = sim_jobs_get (SIM_API_OPENAI, id);
+        }
+      json_array_append_new (data, sim_openai_video_json (now ? now : view, NULL));
+    }
+  return sim_reply_json (req, MHD_HTTP_OK, json_pack ("{s:o}", "data", data));
+}

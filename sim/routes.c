@@ -36,6 +36,8 @@ static const struct sim_route routes[] = {
   { "GET", "/_sim/truth/{id}", sim_control_truth, CONTROL, SIM_CALL_NONE },
   { NULL, "/_sim/truth/{id}", sim_reply_bad_method, CONTROL, SIM_CALL_NONE },
   { NULL, "/_sim/truth/*", sim_reply_not_found, CONTROL, SIM_CALL_NONE },
+  { "POST", "/_sim/jobs", sim_control_seed, CONTROL, SIM_CALL_CONTROL },
+  { NULL, "/_sim/jobs", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { "POST", "/_sim/jobs/{id}/complete", sim_control_complete, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/jobs/{id}/complete", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { "POST", "/_sim/jobs/{id}/expire", sim_control_expire, CONTROL, SIM_CALL_CONTROL },

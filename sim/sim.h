@@ -442,3 +442,4 @@ enum MHD_Result sim_control_faults_clear (struct sim_request *req);
 enum MHD_Result sim_control_truth (struct sim_request *req);
 enum MHD_Result sim_control_complete (struct sim_request *req);
 enum MHD_Result sim_control_expire (struct sim_request *req);
+enum MHD_Result sim_control_seed (struct sim_request *req);

@@ -4,15 +4,18 @@ from list pages, not one retrieve each."""
 import json
 import math
 import os
+import stat
 import threading
 import time
 
 import pytest
 
-from util import Mount, read, wait_for
+from util import BUILD, VALGRIND, Mount, job_record, read, wait_for, write_journal
 
 N = 300
 POLL = 1.0
+# memory figures mean nothing under a sanitizer or valgrind
+SANITIZED = VALGRIND or "asan" in os.path.basename(BUILD)
 
 
 def save(m, names):
@@ -96,6 +99,84 @@ def test_background_traffic_leaves_room_for_creates(sim, tmp_path):
         # polling went on until the budget was down to the reserve, then waited
         assert 0 < background <= 60 - 6
         assert sum(limited.values()) == 0
+        m.umount()
+    except BaseException:
+        m.cleanup()
+        raise
+    m.check_stderr()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+@pytest.mark.sim("--queue", "100000")
+def test_ten_thousand_jobs_from_the_journal(sim, tmp_path):
+    """10,000 jobs put in the journal (9,700 completed, 300 queued, ids the
+    simulator knows), as a mount that made them over months would leave it:
+    the mount comes up with all of them, lists them with their attributes,
+    refreshes the 300 from three list pages, and stays small."""
+    n, waiting = 10000, 300
+    done = sim.seed(n - waiting, state="completed")
+    queued = sim.seed(waiting)
+    sizes = [len(sim.truth(done[0]["id"], v)) for v in ("video", "thumbnail", "spritesheet")]
+    records = [job_record(f"lamp{i}", v, f"lamp {i}", sizes + [-1]) for i, v in enumerate(done)]
+    records += [job_record(f"wait{i}", v, f"wait {i}") for i, v in enumerate(queued)]
+    state = str(tmp_path / "state")
+    write_journal(state, records)
+    for r in records:
+        with open(os.path.join(state, "files", r["prompt_file"]), "w") as f:
+            f.write(r["prompt_data"])
+    names = [r["name"] for r in records]
+    sim.reset()
+
+    m = Mount(tmp_path, sim.url, f"poll={POLL},prefetch=no")
+    try:
+        compacted = os.path.getsize(os.path.join(state, "journal"))
+        assert sorted(os.listdir(m.path("jobs"))) == sorted(names + [x + ".txt" for x in names])
+        # what ls -l shows of every entry, from the listing's attributes
+        for r in records:
+            d = os.lstat(m.path("jobs", r["name"]))
+            assert stat.S_ISDIR(d.st_mode) and d.st_mtime == r["created"], r["name"]
+            p = os.lstat(m.path("jobs", r["prompt_file"]))
+            assert stat.S_IMODE(p.st_mode) & 0o222 == 0 and p.st_size == len(r["prompt_data"])
+        assert read(m.path("jobs", "lamp0", "status")).startswith("completed")
+        assert os.stat(m.path("jobs", "lamp0", "video.mp4")).st_size == sizes[0]
+        assert read(m.path("jobs", "wait0", "status")).startswith("queued")
+        table = read(m.path("status")).splitlines()
+        assert sum(1 for line in table if line.split()[:1] in (["lamp0"], ["wait299"])) == 2
+        assert len(table) >= n
+
+        # three poll intervals: list pages for the 300, nothing else
+        sim.reset()
+        start = time.monotonic()
+        time.sleep(3 * POLL)
+        intervals = math.ceil((time.monotonic() - start) / POLL) + 1
+        r = sim.requests()
+        assert r["retrieve"] == 0 and r["content"] == 0, r
+        assert 0 < r["list"] <= (math.ceil(waiting / 100) + 3) * intervals, r
+
+        # the 300 finish: each is seen completed, and the journal and the
+        # events log grow by what changed, not by the 10,000
+        events_before = os.path.getsize(m.path("events"))
+        for v in queued:
+            sim.complete(v["id"])
+        wait_for(lambda: all(read(m.path("jobs", f"wait{i}", "status")).startswith("completed")
+                             for i in range(waiting)) or None, timeout=60, what="300 completed")
+        completed = [json.loads(line) for line in read(m.path("events")).splitlines()]
+        completed = [e["job"] for e in completed if e["event"] == "completed"]
+        assert sorted(completed) == sorted(f"wait{i}" for i in range(waiting))
+        grown = os.path.getsize(m.path("events")) - events_before
+        assert 0 < grown < waiting * 2048, grown
+        assert os.path.getsize(os.path.join(state, "journal")) <= 2 * compacted
+        if not SANITIZED:
+            assert rss_kib(m.proc.pid) < 64 * 1024
+        m.umount()
+
+        m.start()
+        assert len(os.listdir(m.path("jobs"))) == 2 * n
+        assert read(m.path("jobs", "wait299", "status")).startswith("completed")
         m.umount()
     except BaseException:
         m.cleanup()

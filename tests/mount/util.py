@@ -11,11 +11,13 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("VIDEOFS_BUILD", os.path.join(TOP, "build")))
@@ -110,6 +112,33 @@ def umount(proc, mnt):
     assert code == 0, f"videofs exited with {code}"
 
 
+def write_journal(state_dir, records):
+    """A state dir whose journal holds `records` (dicts), framed as
+    lib/journal.c frames them: u32 length, u32 CRC-32, JSON, newline."""
+    os.makedirs(os.path.join(state_dir, "files"), mode=0o700, exist_ok=True)
+    path = os.path.join(state_dir, "journal")
+    with open(path, "wb") as f:
+        f.write(b"videofs-journal 1\n")
+        for record in records:
+            payload = json.dumps(record, separators=(",", ":")).encode()
+            f.write(struct.pack("<II", len(payload), zlib.crc32(payload)) + payload + b"\n")
+    os.chmod(path, 0o600)
+
+
+def job_record(name, video, prompt, sizes=None):
+    """The record of a job saved as NAME.txt whose answer is `video`, as the
+    mount writes it at compaction; `sizes` (video, thumbnail, spritesheet,
+    last frame; -1 absent) as learnt at completion, else not yet learnt."""
+    created = video["created_at"]
+    return {"op": "job", "name": name, "prompt_file": name + ".txt", "prompt_data": prompt,
+            "phase": "live", "protocol": "openai", "id": video["id"],
+            "body": {"model": video["model"], "prompt": prompt, "seconds": video["seconds"],
+                     "size": video["size"]},
+            "created": created, "intent_us": created * 1000000, "task": video,
+            "changed_us": created * 1000000, "sizes": list(sizes or [-1, -1, -1, -1]),
+            "probed": sizes is not None, "expired": False}
+
+
 class Sim:
     """A videofs-sim on a free port, with its control endpoints."""
 
@@ -176,6 +205,15 @@ class Sim:
         status, body = self.call("GET", f"/_sim/truth/{job_id}?variant={variant}")
         assert status == 200
         return body
+
+    def seed(self, count, prompt="a seeded job", state="queued"):
+        """`count` Sora jobs the simulator knows, made without creates."""
+        self.timeout = max(self.timeout, count / 100)
+        status, body = self.call("POST", "/_sim/jobs", json.dumps(
+            {"count": count, "prompt": prompt, "state": state}),
+            {"Content-Type": "application/json"})
+        assert status == 200, body
+        return json.loads(body)["data"]
 
     def create(self, prompt, token="t"):
         """A job made on the account behind the mount's back."""
