@@ -358,8 +358,7 @@ poll_job (VfJobs *jobs, Job *job)
   g_autoptr (VfTask) prefetch = NULL;
   gint64 prefetch_size = -1;
   gint64 sizes[VF_N_VARIANTS];
-  gboolean expired = FALSE;
-  gboolean probe = FALSE;
+  gboolean expired = FALSE, probe = FALSE, waiting = FALSE;
   VfProtocol protocol;
   VfTxn txn;
   gint64 now;
@@ -375,12 +374,18 @@ poll_job (VfJobs *jobs, Job *job)
   task = vf_client_retrieve (jobs->client, protocol, id, &error);
   if (task && task->state == VF_STATE_COMPLETED && probe
       && !vf_jobs_probe_task (jobs, task, sizes, &expired, &error))
-    g_clear_pointer (&task, vf_task_free);
+    {
+      /* a gateway's content before its copy saw the end: no error, asked again */
+      waiting = vf_content_error_is_not_ready (error);
+      g_clear_pointer (&task, vf_task_free);
+    }
 
   now = g_get_monotonic_time ();
   vf_txn_begin (&txn, jobs);
   if (job->removed || job->phase != VF_JOB_LIVE || g_strcmp0 (job->id, id) != 0)
     ;
+  else if (waiting)
+    job->poll.next_us = now + vf_jobs_poll_us (jobs);
   else if (task)
     poll_answered_locked (&txn, job, g_steal_pointer (&task), probe, sizes, expired, now, &prefetch,
                           &prefetch_size);
@@ -468,12 +473,8 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   if (listing.error)
     {
       g_debug ("listing for status: %s", listing.error->message);
-      if (vf_error_means_no_list (listing.error) && !jobs->no_list[protocol])
-        {
-          jobs->no_list[protocol] = TRUE;
-          g_message ("%s has no list of tasks: each job's status is asked on its own",
-                     vf_protocol_name (protocol));
-        }
+      if (vf_error_means_no_list (listing.error))
+        jobs->no_list[protocol] = TRUE;
       else if (g_error_matches (listing.error, VF_ERROR, VF_ERROR_RATE_LIMITED))
         rate_limited_locked (jobs, listing.error);
     }

@@ -98,6 +98,10 @@ VfTask *vf_client_retrieve (VfClient *client, VfProtocol protocol, const char *i
  * budget is down to what is kept for creates (see vf-budget.h). */
 gint64 vf_client_budget_wait_us (VfClient *client, VfProtocol protocol);
 
+/* A base that answered a list with 404, 405 or 501 has none (a gateway's):
+ * that is said once in the log, and from then on every list of a protocol
+ * served at that base fails at once with such an error, sending nothing. */
+gboolean vf_error_means_no_list (const GError *error);
 VfTaskPage *vf_client_list (VfClient *client, VfProtocol protocol, const char *cursor, int limit,
                             GError **error);
 gboolean vf_client_delete (VfClient *client, VfProtocol protocol, const char *id, GError **error);

@@ -482,7 +482,7 @@ sim_openai_list (struct sim_request *req)
   json_t *data, *page;
   guint n;
 
-  if (sim.newapi)
+  if (sim.newapi && req->route->api != SIM_ROUTE_CONTROL)
     return sim_reply_not_found (req);
   if (limit_arg && !g_ascii_string_to_unsigned (limit_arg, 10, 1, 100, &limit, NULL))
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "limit",
