@@ -540,13 +540,27 @@ sim_openai_delete (struct sim_request *req)
                                     "object", "video.deleted", "deleted", 1));
 }
 
+/* The bytes of a completed job, unless they expired. */
+static enum MHD_Result
+completed_content (struct sim_request *req, const struct sim_job_view *view,
+                   enum sim_variant variant)
+{
+  struct sim_content_faults faults;
+
+  if (view->expired)
+    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
+                                   "video_expired", "The content of video '%s' has expired.",
+                                   req->id);
+  sim_content_take_faults (req->call, &faults);
+  return sim_content_reply (req, req->id, variant, &faults, view->completed_ms);
+}
+
 /* The gateway's proxy: any variant is the video, and only once its copy
  * saw the job finish. */
 static enum MHD_Result
 gateway_content (struct sim_request *req)
 {
   g_autoptr (SimJobView) view = sim_gateway_content_view (req->id);
-  struct sim_content_faults faults;
   gboolean ready = view && view->state == SIM_STATE_COMPLETED;
 
   if (view)
@@ -556,12 +570,7 @@ gateway_content (struct sim_request *req)
   if (!ready)
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
                                    "task_not_completed", "task is not completed yet");
-  if (view->expired)
-    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
-                                   "video_expired", "The content of video '%s' has expired.",
-                                   req->id);
-  sim_content_take_faults (req->call, &faults);
-  return sim_content_reply (req, req->id, SIM_VARIANT_VIDEO, &faults, view->completed_ms);
+  return completed_content (req, view, SIM_VARIANT_VIDEO);
 }
 
 enum MHD_Result
@@ -569,7 +578,6 @@ sim_openai_content (struct sim_request *req)
 {
   g_autoptr (SimJobView) view = sim_jobs_get (SIM_API_OPENAI, req->id);
   const char *name = sim_request_arg (req, "variant");
-  struct sim_content_faults faults;
   enum sim_variant variant = SIM_VARIANT_VIDEO;
 
   if (sim.newapi)
@@ -592,10 +600,5 @@ sim_openai_content (struct sim_request *req)
                                    "Video is not ready yet, use GET /v1/videos/%s to check "
                                    "status.",
                                    req->id);
-  if (view->expired)
-    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
-                                   "video_expired", "The content of video '%s' has expired.",
-                                   req->id);
-  sim_content_take_faults (req->call, &faults);
-  return sim_content_reply (req, req->id, variant, &faults, view->completed_ms);
+  return completed_content (req, view, variant);
 }

@@ -4,12 +4,14 @@ a copy refreshed every --gateway-refresh seconds, fills completed_at in
 early, and proxies content ignoring `variant`, with 400 until it has seen
 the job finish."""
 
+import base64
 import json
 import os
 import time
 
 import pytest
 
+from test_inputs import png
 from util import Mount, read, wait_for, wait_state, write
 
 
@@ -135,8 +137,10 @@ def test_seconds_and_early_completed_at(mount, sim):
 def test_seedance_through_the_gateway(mount, sim):
     """With seedance_via=gateway a Seedance job is a POST /videos with the
     Ark body in metadata, and its video comes from metadata.url."""
-    write(mount.path("jobs", "sea.txt"),
-          "---\nmodel: doubao-seedance-1-0-pro-250528\nratio: 16:9\n---\nA calm sea\n")
+    picture = png(64, 48)
+    write(mount.path("jobs", "shore.png"), picture, "wb")
+    write(mount.path("jobs", "sea.txt"), "---\nmodel: doubao-seedance-1-0-pro-250528\n"
+          "ratio: 16:9\nimage: shore.png\n---\nA calm sea\n")
     ident = read(mount.path("jobs", "sea", "id")).strip()
     assert ident.startswith("task_")
     creates = received(sim)
@@ -145,13 +149,19 @@ def test_seedance_through_the_gateway(mount, sim):
     assert fields["model"] == "doubao-seedance-1-0-pro-250528"
     assert fields["prompt"].startswith("A calm sea")
     assert fields["metadata"]["ratio"] == "16:9"
-    assert fields["metadata"]["content"] == [{"type": "text", "text": fields["prompt"]}]
+    text, image = fields["metadata"]["content"]
+    assert text == {"type": "text", "text": fields["prompt"]}
+    assert image["role"] == "first_frame" and image["type"] == "image_url"
+    url = image["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == picture
     assert "model" not in fields["metadata"]
     wait_state(mount, "sea", "completed")
     task = json.loads(read(mount.path("jobs", "sea", "status.json")))
     assert task["metadata"]["url"].startswith(sim.base + "/files/" + ident + ".mp4?sig=")
     assert sorted(os.listdir(mount.path("jobs", "sea"))) == [
         "id", "request.json", "status", "status.json", "video.mp4"]
+    assert "base64" not in read(mount.path("jobs", "sea", "request.json"))
     assert read(mount.path("jobs", "sea", "video.mp4"), "rb") == sim.truth(ident)
     stats = sim.stats()
     assert stats["requests"]["create"] == 1 and stats["requests"]["ark_create"] == 0
