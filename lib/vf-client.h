@@ -2,9 +2,10 @@
  *
  * A VfClient holds the endpoints, the token and the model -> protocol
  * mapping; each call picks the protocol's table (proto-private.h: openai.c,
- * ark.c) and hands the call to it.  Reads are retried per vf-retry.h; a
- * create is retried only when it provably never left.  All functions are
- * thread-safe; a VfClient is immutable once made.
+ * ark.c, newapi.c) and hands the call to it.  Reads are retried per
+ * vf-retry.h; a create is retried only when it provably never left.  All
+ * functions are thread-safe; a VfClient is immutable once made but for what
+ * it learns of a base that has no list (an atomic flag per protocol).
  *
  * Ownership: returned tasks, pages and errors belong to the caller; the
  * config, request bodies and tasks passed in are borrowed (the client
@@ -28,7 +29,7 @@ typedef struct
   const char *endpoint;      /* OpenAI Videos base, including /v1 */
   const char *ark_endpoint;  /* Ark base, e.g. .../api/v3 */
   const char *token;         /* bearer for both; never logged */
-  const char *const *routes; /* "GLOB=openai|ark", first match wins, NULL-terminated;
+  const char *const *routes; /* "GLOB=openai|ark|newapi", first match wins, NULL-terminated;
                                 after them: doubao-seedance-* -> ark, * -> openai */
   VfHttpConfig http;
   VfRetryPolicy retry;
@@ -45,7 +46,7 @@ VfProtocol vf_client_protocol_for_model (VfClient *client, const char *model);
 
 /* ----- the protocols ----- */
 
-/* "openai", "ark" (as routes and the journal spell them); NULL for a value
+/* "openai", "ark", "newapi" (as routes and the journal spell them); NULL for a value
  * that is not a VfProtocol.  from_name ignores case. */
 const char *vf_protocol_name (VfProtocol protocol);
 gboolean vf_protocol_from_name (const char *name, VfProtocol *protocol);
