@@ -87,6 +87,7 @@ main (int argc, char **argv)
   vf_client_config_init (&cc);
   cc.endpoint = opts.endpoint;
   cc.ark_endpoint = opts.ark_endpoint;
+  cc.routes = set.routes;
   cc.token = token;
   client = vf_client_new (&cc, &error);
   if (!client)

@@ -50,6 +50,7 @@ static const struct fuse_opt vf_opts[] = {
   VF_OPT ("events_max=%s", events_max, 0),
   VF_OPT ("ark_endpoint=%s", ark_endpoint, 0),
   VF_OPT ("delete_remote=%s", delete_remote, 0),
+  VF_OPT ("seedance_via=%s", seedance_via, 0),
   FUSE_OPT_KEY ("-h", KEY_HELP),
   FUSE_OPT_KEY ("--help", KEY_HELP),
   FUSE_OPT_KEY ("-V", KEY_VERSION),
@@ -191,6 +192,8 @@ vf_options_usage (const char *progname)
           "    -o events_max=SIZE     bytes of recent lines events keeps, 4K or more (4M)\n"
           "    -o ark_endpoint=URL    Ark task API base (" DEFAULT_ARK_ENDPOINT ")\n"
           "    -o delete_remote=yes|no  rm -r jobs/NAME deletes on the API too (no)\n"
+          "    -o seedance_via=ark|gateway  Seedance to ark_endpoint, or to a gateway's\n"
+          "                           POST /videos at endpoint (ark)\n"
           "\n",
           progname);
 }
@@ -399,6 +402,19 @@ vf_options_finish (VfOptions *opts, VfSettings *set, GError **error)
   if (opts->delete_remote
       && !parse_bool ("delete_remote", opts->delete_remote, &set->delete_remote, error))
     return FALSE;
+  /* Seedance through a new-api gateway: its own protocol at the endpoint */
+  set->routes = NULL;
+  if (opts->seedance_via && strcmp (opts->seedance_via, "gateway") == 0)
+    {
+      static const char *const via_gateway[] = { "doubao-seedance-*=newapi", NULL };
+      set->routes = via_gateway;
+    }
+  else if (opts->seedance_via && strcmp (opts->seedance_via, "ark") != 0)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "seedance_via=%s: want ark or gateway",
+                    opts->seedance_via);
+      return FALSE;
+    }
   set->cache_max = 0;
   if (opts->cache_max && !parse_size ("cache_max", opts->cache_max, &set->cache_max, error))
     return FALSE;

@@ -311,6 +311,7 @@ typedef struct
   char *events_max;
   char *ark_endpoint;
   char *delete_remote;
+  char *seedance_via;
   int foreground;
   int singlethread;
   int debug;
@@ -329,6 +330,7 @@ typedef struct
   double poll_s;
   gboolean prefetch;
   gboolean delete_remote;
+  const char *const *routes; /* model routes for the client (static), or NULL */
   guint64 cache_max;
   guint64 events_max;
 } VfSettings;

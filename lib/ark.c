@@ -33,32 +33,12 @@ static json_t *
 body_with_pictures (const VfCreateRequest *request, GError **error)
 {
   json_t *body = json_deep_copy (request->body);
-  json_t *item;
-  size_t i;
 
-  json_array_foreach (json_object_get (body, "content"), i, item)
-  {
-    json_t *image = json_object_get (item, "image_url");
-    const VfCreateFile *file;
-    g_autofree char *base64 = NULL;
-    g_autofree char *url = NULL;
-    gsize len;
-    const guint8 *data;
-
-    if (!json_is_object (image) || !json_object_get (image, "sha256"))
-      continue;
-    file = vf_proto_request_file (request, image);
-    if (!file)
-      {
-        vf_set_error (error, VF_ERROR_INVALID, "the bytes of a picture of content are not at hand");
-        json_decref (body);
-        return NULL;
-      }
-    data = g_bytes_get_data (file->bytes, &len);
-    base64 = g_base64_encode (data, len);
-    url = g_strconcat ("data:", file->content_type, ";base64,", base64, NULL);
-    json_object_set_new (item, "image_url", json_pack ("{s:s}", "url", url));
-  }
+  if (!vf_proto_pictures_inline (json_object_get (body, "content"), request, error))
+    {
+      json_decref (body);
+      return NULL;
+    }
   return body;
 }
 

@@ -13,6 +13,7 @@
 static const VfProtoOps *const protocols[VF_N_PROTOCOLS] = {
   [VF_PROTO_OPENAI] = &vf_openai_ops,
   [VF_PROTO_ARK] = &vf_ark_ops,
+  [VF_PROTO_NEWAPI] = &vf_newapi_ops,
 };
 
 /* Where nothing else routes a model. */
@@ -32,6 +33,9 @@ struct vf_client
   VfHttp *http;
   VfRetryPolicy retry;
   VfEndpoint endpoints[VF_N_PROTOCOLS]; /* pointing into the above */
+  /* atomic: the base answered a list with 404, 405 or 501, so it is not
+   * asked again (a gateway's) */
+  gint no_list[VF_N_PROTOCOLS];
 };
 
 /* NULL for a value that is not a VfProtocol. */
@@ -191,6 +195,7 @@ vf_client_new (const VfClientConfig *config, GError **error)
   } bases[VF_N_PROTOCOLS] = {
     [VF_PROTO_OPENAI] = { config->endpoint, "endpoint" },
     [VF_PROTO_ARK] = { config->ark_endpoint, "ark_endpoint" },
+    [VF_PROTO_NEWAPI] = { config->endpoint, "endpoint" },
   };
   g_autoptr (VfClient) client = g_new0 (VfClient, 1);
 
@@ -317,13 +322,60 @@ vf_client_retrieve (VfClient *client, VfProtocol protocol, const char *id, GErro
   return ops->retrieve (&client->endpoints[protocol], id, error);
 }
 
+gboolean
+vf_error_means_no_list (const GError *error)
+{
+  int status = vf_error_http_status (error);
+
+  return status == 404 || status == 405 || status == 501;
+}
+
+/* A list answered 404, 405 or 501: the base has none (a gateway's), for
+ * every protocol served there; said once. */
+static void
+learn_no_list (VfClient *client, VfProtocol protocol)
+{
+  gboolean said = FALSE;
+
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
+    if (g_strcmp0 (client->bases[p], client->bases[protocol]) == 0)
+      said |= !g_atomic_int_compare_and_exchange (&client->no_list[p], 0, 1);
+  if (!said)
+    {
+      g_autofree char *shown = vf_http_url_for_message (client->bases[protocol]);
+
+      g_message ("%s has no list of tasks: each job's status is asked on its own, and videos/ "
+                 "shows the jobs made here",
+                 shown);
+    }
+}
+
 VfTaskPage *
 vf_client_list (VfClient *client, VfProtocol protocol, const char *cursor, int limit,
                 GError **error)
 {
   const VfProtoOps *ops = ops_or_error (protocol, error);
+  g_autoptr (GError) local = NULL;
+  VfTaskPage *page;
 
-  return ops ? ops->list (&client->endpoints[protocol], cursor, limit, error) : NULL;
+  if (!ops)
+    return NULL;
+  if (g_atomic_int_get (&client->no_list[protocol]))
+    {
+      GError *e = g_error_new (VF_ERROR, VF_ERROR_NOT_FOUND, "%s lists no tasks here", ops->title);
+
+      vf_error_set_http (e, 404, "no_list", e->message, NULL);
+      g_propagate_error (error, e);
+      return NULL;
+    }
+  page = ops->list (&client->endpoints[protocol], cursor, limit, &local);
+  if (!page)
+    {
+      if (vf_error_means_no_list (local))
+        learn_no_list (client, protocol);
+      g_propagate_error (error, g_steal_pointer (&local));
+    }
+  return page;
 }
 
 gboolean
@@ -413,7 +465,15 @@ vf_client_content_probe (VfClient *client, const VfTask *task, VfVariant variant
 
   vf_content_info_clear (info);
   endpoint = content_url (client, task, variant, &url, &bearer, error);
-  if (!endpoint)
+  if (!endpoint || !vf_content_probe (endpoint, url, bearer, info, error))
     return FALSE;
-  return vf_content_probe (endpoint, url, bearer, info, error);
+  if (vf_variant_bytes_fit (variant, info->content_type, info->head, info->head_len))
+    return TRUE;
+  /* A gateway that ignores `variant` answers the MP4 for every one: a
+   * picture that is not one is absent, a video that is not one an error. */
+  vf_set_error (error, variant == VF_VARIANT_VIDEO ? VF_ERROR_PROTOCOL : VF_ERROR_NOT_FOUND,
+                "the %s of %s is not what %s holds (it came as %s)", vf_variant_name (variant),
+                task->id, vf_variant_file_name (variant),
+                info->content_type ? info->content_type : "no content type");
+  return FALSE;
 }

@@ -17,6 +17,7 @@ content_info_reset (VfContentInfo *info)
   info->start = 0;
   info->length = -1;
   info->ranges = FALSE;
+  info->head_len = 0;
 }
 
 void
@@ -201,12 +202,6 @@ content_on_headers (const VfHttpResponse *response, gpointer user_data, GError *
     return content_error (error, st, "unexpected status %d for content", response->status);
 
   st->headers_ok = TRUE;
-  if (st->probe && response->status == 200)
-    {
-      /* The whole content is coming: the headers said all a probe wants. */
-      st->stopped = TRUE;
-      return FALSE;
-    }
   return TRUE;
 }
 
@@ -234,9 +229,22 @@ content_on_data (const void *data, gsize len, gpointer user_data, GError **error
       return TRUE;
     }
 
+  if (st->info->start == 0 && st->info->head_len < sizeof st->info->head)
+    {
+      gsize n = MIN (len, sizeof st->info->head - st->info->head_len);
+
+      memcpy (st->info->head + st->info->head_len, data, n);
+      st->info->head_len += n;
+    }
   if (st->probe)
     {
       st->received += len;
+      /* A whole answer to a probe: its first bytes are all it wants. */
+      if (st->info->status == 200 && st->info->head_len == sizeof st->info->head)
+        {
+          st->stopped = TRUE;
+          return FALSE;
+        }
       return TRUE;
     }
   if (!st->sink (data, len, st->user_data, error))
@@ -402,7 +410,7 @@ probe_attempt (gpointer data, GError **error)
   ok = content_exchange (st, NULL, &response, error);
   if (!ok && response.status == 416)
     {
-      /* bytes=0-0 of an empty file */
+      /* the first bytes of an empty file */
       gint64 start, end, total;
       const char *range = vf_http_response_header (&response, "content-range");
 
@@ -433,7 +441,7 @@ vf_content_probe (const VfEndpoint *endpoint, const char *url, gboolean bearer, 
   st.url = url;
   st.bearer = bearer;
   st.offset = 0;
-  st.length = 1;
+  st.length = sizeof info->head;
   st.ranged = TRUE;
   st.probe = TRUE;
   st.info = info;
@@ -450,4 +458,10 @@ vf_content_error_is_gone (const GError *error)
   return g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED)
          || (g_error_matches (error, VF_ERROR, VF_ERROR_NOT_FOUND)
              && vf_error_http_status (error) > 0);
+}
+
+gboolean
+vf_content_error_is_not_ready (const GError *error)
+{
+  return vf_error_http_status (error) == 400;
 }

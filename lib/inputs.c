@@ -392,12 +392,19 @@ take_picture (VfInputs *inputs, const char *key, const char *file, const Picture
   return d;
 }
 
+/* Seedance through a gateway takes Ark's content items too. */
+static gboolean
+ark_shaped (VfProtocol protocol)
+{
+  return protocol == VF_PROTO_ARK || protocol == VF_PROTO_NEWAPI;
+}
+
 static gboolean
 refuse_keys (json_t *body, VfProtocol protocol, GError **error)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (key_rules); i++)
     {
-      const char *why = protocol == VF_PROTO_ARK ? key_rules[i].not_ark : key_rules[i].not_openai;
+      const char *why = ark_shaped (protocol) ? key_rules[i].not_ark : key_rules[i].not_openai;
 
       if (why && json_object_get (body, key_rules[i].key))
         {
@@ -618,8 +625,8 @@ vf_inputs_take (json_t *body, VfProtocol protocol, VfInputOpenFunc open, gpointe
   inputs->files = g_array_new (FALSE, TRUE, sizeof (VfCreateFile));
   if (!refuse_keys (body, protocol, error))
     return NULL;
-  if (protocol == VF_PROTO_ARK ? !take_ark (inputs, body, &rule, error)
-                               : !take_openai (inputs, body, &rule, error))
+  if (ark_shaped (protocol) ? !take_ark (inputs, body, &rule, error)
+                            : !take_openai (inputs, body, &rule, error))
     return NULL;
   return g_steal_pointer (&inputs);
 }

@@ -314,8 +314,6 @@ typedef struct
 void vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
                        GHashTable *wanted, VfListing *listing);
 void vf_listing_clear (VfListing *listing);
-/* The API answered that it has no list call. */
-gboolean vf_error_means_no_list (const GError *error);
 
 /* The poller's work for videos/: refreshes the listing, learns the sizes of
  * one entry.  A rate-limited answer is handed back in *rate_limited. */

@@ -21,6 +21,7 @@
 
 #include "call-private.h"
 #include "vf-client.h"
+#include "vf-error.h"
 
 G_BEGIN_DECLS
 
@@ -66,7 +67,42 @@ vf_proto_request_file (const VfCreateRequest *request, const json_t *description
   return NULL;
 }
 
+/* Replaces, in the items of a `content` list (Ark's shape), each picture's
+ * description (vf-inputs.h) by its bytes as a data URL; FALSE when some
+ * bytes are not at hand. */
+static inline gboolean
+vf_proto_pictures_inline (json_t *content, const VfCreateRequest *request, GError **error)
+{
+  json_t *item;
+  size_t i;
+
+  json_array_foreach (content, i, item)
+  {
+    json_t *image = json_object_get (item, "image_url");
+    const VfCreateFile *file;
+    g_autofree char *base64 = NULL;
+    g_autofree char *url = NULL;
+    gsize len;
+    const guint8 *data;
+
+    if (!json_is_object (image) || !json_object_get (image, "sha256"))
+      continue;
+    file = vf_proto_request_file (request, image);
+    if (!file)
+      {
+        vf_set_error (error, VF_ERROR_INVALID, "the bytes of a picture of content are not at hand");
+        return FALSE;
+      }
+    data = g_bytes_get_data (file->bytes, &len);
+    base64 = g_base64_encode (data, len);
+    url = g_strconcat ("data:", file->content_type, ";base64,", base64, NULL);
+    json_object_set_new (item, "image_url", json_pack ("{s:s}", "url", url));
+  }
+  return TRUE;
+}
+
 extern const VfProtoOps vf_openai_ops;
 extern const VfProtoOps vf_ark_ops;
+extern const VfProtoOps vf_newapi_ops;
 
 G_END_DECLS

@@ -84,13 +84,16 @@ vf_state_from_openai (const char *word)
 {
   if (!word)
     return VF_STATE_UNKNOWN;
-  if (g_ascii_strcasecmp (word, "queued") == 0 || g_ascii_strcasecmp (word, "pending") == 0)
+  /* OpenAI's words, and those of new-api gateways (NOT_START, SUBMITTED,
+   * SUCCESS, FAILURE) */
+  if (g_ascii_strcasecmp (word, "queued") == 0 || g_ascii_strcasecmp (word, "pending") == 0
+      || g_ascii_strcasecmp (word, "not_start") == 0 || g_ascii_strcasecmp (word, "submitted") == 0)
     return VF_STATE_QUEUED;
   if (g_ascii_strcasecmp (word, "in_progress") == 0 || g_ascii_strcasecmp (word, "processing") == 0)
     return VF_STATE_IN_PROGRESS;
-  if (g_ascii_strcasecmp (word, "completed") == 0)
+  if (g_ascii_strcasecmp (word, "completed") == 0 || g_ascii_strcasecmp (word, "success") == 0)
     return VF_STATE_COMPLETED;
-  if (g_ascii_strcasecmp (word, "failed") == 0)
+  if (g_ascii_strcasecmp (word, "failed") == 0 || g_ascii_strcasecmp (word, "failure") == 0)
     return VF_STATE_FAILED;
   return VF_STATE_UNKNOWN;
 }
@@ -309,6 +312,9 @@ progress_from_json (const json_t *value)
       const char *text = json_string_value (value);
 
       progress = g_ascii_strtod (text, &end);
+      /* gateways write "50%" */
+      if (end != text && *end == '%')
+        end++;
       if (end == text || *end != '\0')
         return -1;
     }
@@ -383,9 +389,23 @@ vf_task_from_openai (json_t *object, GError **error)
   task->size = g_strdup (get_string (object, "size"));
   task->remixed_from = g_strdup (get_string (object, "remixed_from_video_id"));
   task->created_at = vf_time_to_seconds (json_object_get (object, "created_at"));
-  task->completed_at = vf_time_to_seconds (json_object_get (object, "completed_at"));
+  /* Gateways fill completed_at in while the job still runs. */
+  if (task->state == VF_STATE_COMPLETED)
+    task->completed_at = vf_time_to_seconds (json_object_get (object, "completed_at"));
   task->expires_at = vf_time_to_seconds (json_object_get (object, "expires_at"));
   read_error_object (task, object);
+  return task;
+}
+
+VfTask *
+vf_task_from_newapi (json_t *object, GError **error)
+{
+  VfTask *task = vf_task_from_openai (object, error);
+
+  if (!task)
+    return NULL;
+  task->protocol = VF_PROTO_NEWAPI;
+  task->video_url = g_strdup (get_string (json_object_get (object, "metadata"), "url"));
   return task;
 }
 

@@ -2,9 +2,10 @@
  *
  * A VfClient holds the endpoints, the token and the model -> protocol
  * mapping; each call picks the protocol's table (proto-private.h: openai.c,
- * ark.c) and hands the call to it.  Reads are retried per vf-retry.h; a
- * create is retried only when it provably never left.  All functions are
- * thread-safe; a VfClient is immutable once made.
+ * ark.c, newapi.c) and hands the call to it.  Reads are retried per
+ * vf-retry.h; a create is retried only when it provably never left.  All
+ * functions are thread-safe; a VfClient is immutable once made but for what
+ * it learns of a base that has no list (an atomic flag per protocol).
  *
  * Ownership: returned tasks, pages and errors belong to the caller; the
  * config, request bodies and tasks passed in are borrowed (the client
@@ -28,7 +29,7 @@ typedef struct
   const char *endpoint;      /* OpenAI Videos base, including /v1 */
   const char *ark_endpoint;  /* Ark base, e.g. .../api/v3 */
   const char *token;         /* bearer for both; never logged */
-  const char *const *routes; /* "GLOB=openai|ark", first match wins, NULL-terminated;
+  const char *const *routes; /* "GLOB=openai|ark|newapi", first match wins, NULL-terminated;
                                 after them: doubao-seedance-* -> ark, * -> openai */
   VfHttpConfig http;
   VfRetryPolicy retry;
@@ -45,7 +46,7 @@ VfProtocol vf_client_protocol_for_model (VfClient *client, const char *model);
 
 /* ----- the protocols ----- */
 
-/* "openai", "ark" (as routes and the journal spell them); NULL for a value
+/* "openai", "ark", "newapi" (as routes and the journal spell them); NULL for a value
  * that is not a VfProtocol.  from_name ignores case. */
 const char *vf_protocol_name (VfProtocol protocol);
 gboolean vf_protocol_from_name (const char *name, VfProtocol *protocol);
@@ -98,6 +99,10 @@ VfTask *vf_client_retrieve (VfClient *client, VfProtocol protocol, const char *i
  * budget is down to what is kept for creates (see vf-budget.h). */
 gint64 vf_client_budget_wait_us (VfClient *client, VfProtocol protocol);
 
+/* A base that answered a list with 404, 405 or 501 has none (a gateway's):
+ * that is said once in the log, and from then on every list of a protocol
+ * served at that base fails at once with such an error, sending nothing. */
+gboolean vf_error_means_no_list (const GError *error);
 VfTaskPage *vf_client_list (VfClient *client, VfProtocol protocol, const char *cursor, int limit,
                             GError **error);
 gboolean vf_client_delete (VfClient *client, VfProtocol protocol, const char *id, GError **error);

@@ -29,6 +29,8 @@ typedef struct
   gboolean ranges;    /* the server honours Range (206 seen, or Accept-Ranges: bytes) */
   char *etag;         /* or NULL */
   char *content_type; /* or NULL */
+  guint8 head[16];    /* the content's first bytes, when this answer starts at 0 */
+  gsize head_len;
 } VfContentInfo;
 
 void vf_content_info_clear (VfContentInfo *info);
@@ -45,8 +47,9 @@ gboolean vf_content_get (const struct vf_endpoint *endpoint, const char *url, gb
                          gpointer user_data, VfContentInfo *info, GCancellable *cancellable,
                          GError **error);
 
-/* The size and ETag of the content at url, without its bytes (a one-byte
- * Range request, retried like a read). */
+/* The size, ETag and first bytes (info->head) of the content at url,
+ * without the rest (a Range request of sizeof info->head bytes, retried
+ * like a read). */
 gboolean vf_content_probe (const struct vf_endpoint *endpoint, const char *url, gboolean bearer,
                            VfContentInfo *info, GError **error);
 
@@ -58,5 +61,10 @@ gboolean vf_content_probe (const struct vf_endpoint *endpoint, const char *url, 
  * API's (a variant the protocol does not have, a task with no video_url
  * yet, a cache entry removed): not gone.  Neither is any other error. */
 gboolean vf_content_error_is_gone (const GError *error);
+
+/* Whether a content call was refused with 400, as a gateway's proxy is
+ * until the gateway has seen the job finish: not a failure, but content
+ * that is not there yet. */
+gboolean vf_content_error_is_not_ready (const GError *error);
 
 G_END_DECLS

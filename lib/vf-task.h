@@ -19,10 +19,11 @@ typedef enum
 {
   VF_PROTO_OPENAI, /* OpenAI Videos API (Sora) */
   VF_PROTO_ARK,    /* Volcengine Ark content-generation tasks (Seedance) */
+  VF_PROTO_NEWAPI, /* Seedance through a new-api gateway's /videos */
 } VfProtocol;
 
 /* How many there are: the size of arrays indexed by VfProtocol. */
-#define VF_N_PROTOCOLS (VF_PROTO_ARK + 1)
+#define VF_N_PROTOCOLS (VF_PROTO_NEWAPI + 1)
 
 typedef enum
 {
@@ -50,7 +51,7 @@ typedef struct
   gint64 expires_at;
   char *error_code;    /* or NULL */
   char *error_message; /* or NULL */
-  char *video_url;     /* Ark: content.video_url, pre-signed; NULL otherwise */
+  char *video_url;     /* Ark: content.video_url; newapi: metadata.url; pre-signed */
   char *last_frame_url;
   gint64 poll_after_ms; /* openai-poll-after-ms of the answer, or -1 */
   json_t *raw;          /* the object as received */
@@ -65,6 +66,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfTask, vf_task_free)
  * an id or is not an object, and with VF_ERROR_BAD_ID for an unfit id. */
 VfTask *vf_task_from_openai (json_t *object, GError **error);
 VfTask *vf_task_from_ark (json_t *object, GError **error);
+/* A gateway's Video object of a Seedance task: as OpenAI's, with the
+ * result URL in metadata.url. */
+VfTask *vf_task_from_newapi (json_t *object, GError **error);
 
 VfState vf_state_from_openai (const char *word);
 VfState vf_state_from_ark (const char *word);

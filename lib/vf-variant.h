@@ -2,7 +2,8 @@
  * names.  A protocol says which of them it has (vf_protocol_variants() in
  * vf-client.h).
  *
- * Ownership: the names are static strings; nothing here is allocated.
+ * Ownership: the names are static strings; nothing here is allocated;
+ * bytes are borrowed.
  */
 #pragma once
 
@@ -23,5 +24,12 @@ typedef enum
 
 const char *vf_variant_name (VfVariant variant);      /* "video", ... */
 const char *vf_variant_file_name (VfVariant variant); /* "video.mp4", ... */
+
+/* Whether content with this type (may be NULL) and these first bytes is
+ * what the variant's file name says (a WebP for the thumbnail, a JPEG for
+ * the sprite sheet, a PNG for the last frame, no picture for the video):
+ * a gateway that ignores `variant` answers the MP4 for each. */
+gboolean vf_variant_bytes_fit (VfVariant variant, const char *content_type, const guint8 *head,
+                               gsize len);
 
 G_END_DECLS

@@ -33,14 +33,6 @@ vf_listing_clear (VfListing *listing)
   g_clear_error (&listing->error);
 }
 
-gboolean
-vf_error_means_no_list (const GError *error)
-{
-  int status = vf_error_http_status (error);
-
-  return status == 404 || status == 405 || status == 501;
-}
-
 void
 vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_before_s,
                   GHashTable *wanted, VfListing *listing)
@@ -160,8 +152,10 @@ vf_videos_refresh (VfJobs *jobs, GError **rate_limited)
   g_mutex_lock (&jobs->lock);
   for (int p = 0; p < VF_N_PROTOCOLS; p++)
     wanted[p] = !jobs->no_list[p];
-  /* Ark is listed only for an account that uses it here. */
-  wanted[VF_PROTO_ARK] = wanted[VF_PROTO_ARK] && any_job_of (jobs, VF_PROTO_ARK);
+  /* Ark and the gateway's Seedance are listed only for an account that
+   * uses them here. */
+  for (int p = 0; p < VF_N_PROTOCOLS; p++)
+    wanted[p] = wanted[p] && (p == VF_PROTO_OPENAI || any_job_of (jobs, p));
   g_mutex_unlock (&jobs->lock);
 
   for (int p = 0; p < VF_N_PROTOCOLS; p++)

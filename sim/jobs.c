@@ -169,6 +169,13 @@ base_id (enum sim_api api)
     }
   if (sim.tokenhot)
     return g_strdup_printf ("sora-2-%06d", g_random_int_range (100000, 1000000));
+  if (sim.newapi)
+    {
+      g_autofree char *tail = random_chars ("abcdefghijklmnopqrstuvwxyz"
+                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                                            32);
+      return g_strdup_printf ("task_%s", tail);
+    }
   {
     g_autofree char *hex = random_chars ("0123456789abcdef", 48);
     return g_strdup_printf ("video_%s", hex);
@@ -270,10 +277,16 @@ lookup (enum sim_api api, const char *id)
 struct sim_job_view *
 sim_jobs_get (enum sim_api api, const char *id)
 {
+  return sim_jobs_get_at (api, id, g_get_monotonic_time ());
+}
+
+struct sim_job_view *
+sim_jobs_get_at (enum sim_api api, const char *id, gint64 mono)
+{
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&jobs_lock);
   struct job *job = lookup (api, id);
 
-  return job ? view_of (job, g_get_monotonic_time ()) : NULL;
+  return job ? view_of (job, mono) : NULL;
 }
 
 GPtrArray *

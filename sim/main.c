@@ -58,6 +58,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *duration = NULL, *queue = NULL, *video_bytes = NULL, *style = NULL;
+  g_autofree char *refresh = NULL;
   int rate_limit = 0;
   g_auto (GStrv) fault_specs = NULL;
   gboolean version = FALSE;
@@ -79,8 +80,13 @@ main (int argc, char **argv)
       "The message of a failed job's error (each API's own)", "STR" },
     { "reject-marker", 0, 0, G_OPTION_ARG_STRING, &sim.reject_marker,
       "A prompt containing STR is refused at create (#reject)", "STR" },
-    { "style", 0, 0, G_OPTION_ARG_STRING, &style, "openai, or tokenhot (ms times, sora-2-N ids)",
+    { "style", 0, 0, G_OPTION_ARG_STRING, &style,
+      "openai; tokenhot (ms times, sora-2-N ids); or newapi (a reseller gateway: task_ ids, no "
+      "list or delete, status refreshed every --gateway-refresh, content a proxy that ignores "
+      "variant, Seedance through /videos)",
       "STYLE" },
+    { "gateway-refresh", 0, 0, G_OPTION_ARG_STRING, &refresh,
+      "Seconds between the newapi gateway's refreshes of its copy of each job (15)", "S" },
     { "rate-limit", 0, 0, G_OPTION_ARG_INT, &rate_limit,
       "API requests allowed per minute, with x-ratelimit-* headers (0: no limit)", "N" },
     { "fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fault_specs, "Switch a fault on (repeatable)",
@@ -123,12 +129,22 @@ main (int argc, char **argv)
       g_prefix_error (&error, "--video-bytes: ");
       goto usage;
     }
-  if (style && !g_str_equal (style, "openai") && !g_str_equal (style, "tokenhot"))
+  if (style && !g_str_equal (style, "openai") && !g_str_equal (style, "tokenhot")
+      && !g_str_equal (style, "newapi"))
     {
-      g_set_error (&error, SIM_ERROR, 0, "--style: “%s” is neither openai nor tokenhot", style);
+      g_set_error (&error, SIM_ERROR, 0, "--style: “%s” is not openai, tokenhot or newapi", style);
       goto usage;
     }
   sim.tokenhot = style && g_str_equal (style, "tokenhot");
+  sim.newapi = style && g_str_equal (style, "newapi");
+  sim.gateway_refresh_us = 15 * G_USEC_PER_SEC;
+  if (!parse_seconds ("--gateway-refresh", refresh, &sim.gateway_refresh_us, &error))
+    goto usage;
+  if (sim.gateway_refresh_us <= 0)
+    {
+      g_set_error (&error, SIM_ERROR, 0, "--gateway-refresh: it must be more than 0");
+      goto usage;
+    }
   if (sim.token && !*sim.token)
     g_clear_pointer (&sim.token, g_free);
   if (!sim.fail_marker)

@@ -63,6 +63,8 @@ sim_openai_video_json (const struct sim_job_view *view, const char *word)
   json_object_set_new (o, "remixed_from_video_id", nullable (view->remixed_from));
   json_object_set_new (o, "seconds", nullable (view->seconds));
   json_object_set_new (o, "size", nullable (view->size));
+  if (sim.newapi)
+    sim_gateway_video_fields (view, o);
   return o;
 }
 
@@ -314,6 +316,24 @@ create_and_answer (struct sim_request *req, struct sim_job_spec *spec)
   return sim_reply_object (req, sim_openai_video_json (view, word), -1);
 }
 
+/* A Seedance model through the gateway: {model, prompt, seconds|duration,
+ * image|images, metadata: {content, ratio, resolution, ...}}. */
+static enum MHD_Result
+gateway_seedance_create (struct sim_request *req, json_t *params)
+{
+  struct sim_job_spec spec = { .api = SIM_API_OPENAI };
+  g_autofree char *seconds = NULL;
+  const char *bad = NULL;
+
+  if (!sim_gateway_seedance_spec (params, &spec, &bad))
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", bad,
+                                   "invalid_value", "Invalid '%s'.", bad);
+  sim_received_add (req->url, json_deep_copy (params), NULL);
+  seconds = g_strdup_printf ("%" G_GINT64_FORMAT, spec.duration);
+  spec.seconds = seconds;
+  return create_and_answer (req, &spec);
+}
+
 enum MHD_Result
 sim_openai_create (struct sim_request *req)
 {
@@ -326,6 +346,8 @@ sim_openai_create (struct sim_request *req)
   params = request_params (req, &ret);
   if (!params)
     return ret;
+  if (sim.newapi && sim_gateway_is_seedance (string_or (params, "model", NULL)))
+    return gateway_seedance_create (req, params);
   if (!check_params (req, params, known, &ret))
     return ret;
   if (!check_reference (req, params, &ret))
@@ -431,7 +453,8 @@ sim_openai_extend (struct sim_request *req)
 enum MHD_Result
 sim_openai_retrieve (struct sim_request *req)
 {
-  g_autoptr (SimJobView) view = sim_jobs_get (SIM_API_OPENAI, req->id);
+  g_autoptr (SimJobView) view
+      = sim.newapi ? sim_gateway_view (req->id) : sim_jobs_get (SIM_API_OPENAI, req->id);
   struct sim_fault_hit hit;
   const char *word;
   gint64 hint = -1;
@@ -439,7 +462,8 @@ sim_openai_retrieve (struct sim_request *req)
   if (!view)
     return not_found (req);
   word = take_state_word (req, &hit);
-  if (view->next_change_ms >= 0 && !sim_faults_take (SIM_FAULT_REFUSE_POLL_HINT, req->call, &hit))
+  if (view->next_change_ms >= 0 && !sim.newapi
+      && !sim_faults_take (SIM_FAULT_REFUSE_POLL_HINT, req->call, &hit))
     hint = CLAMP (view->next_change_ms, 100, 1000);
   return sim_reply_object (req, sim_openai_video_json (view, word), hint);
 }
@@ -458,6 +482,8 @@ sim_openai_list (struct sim_request *req)
   json_t *data, *page;
   guint n;
 
+  if (sim.newapi && req->route->api != SIM_ROUTE_CONTROL)
+    return sim_reply_not_found (req);
   if (limit_arg && !g_ascii_string_to_unsigned (limit_arg, 10, 1, 100, &limit, NULL))
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "limit",
                                    "invalid_value",
@@ -505,6 +531,8 @@ sim_openai_delete (struct sim_request *req)
 {
   g_autoptr (SimJobView) view = sim_jobs_get (SIM_API_OPENAI, req->id);
 
+  if (sim.newapi)
+    return sim_reply_not_found (req);
   if (!view || sim_jobs_delete (SIM_API_OPENAI, req->id) != SIM_DELETE_DELETED)
     return not_found (req);
   return sim_reply_json (req, MHD_HTTP_OK,
@@ -512,14 +540,48 @@ sim_openai_delete (struct sim_request *req)
                                     "object", "video.deleted", "deleted", 1));
 }
 
+/* The bytes of a completed job, unless they expired. */
+static enum MHD_Result
+completed_content (struct sim_request *req, const struct sim_job_view *view,
+                   enum sim_variant variant)
+{
+  struct sim_content_faults faults;
+
+  if (view->expired)
+    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
+                                   "video_expired", "The content of video '%s' has expired.",
+                                   req->id);
+  sim_content_take_faults (req->call, &faults);
+  return sim_content_reply (req, req->id, variant, &faults, view->completed_ms);
+}
+
+/* The gateway's proxy: any variant is the video, and only once its copy
+ * saw the job finish. */
+static enum MHD_Result
+gateway_content (struct sim_request *req)
+{
+  g_autoptr (SimJobView) view = sim_gateway_content_view (req->id);
+  gboolean ready = view && view->state == SIM_STATE_COMPLETED;
+
+  if (view)
+    sim_gateway_count_content (sim_request_arg (req, "variant"), ready);
+  if (!view)
+    return not_found (req);
+  if (!ready)
+    return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", NULL,
+                                   "task_not_completed", "task is not completed yet");
+  return completed_content (req, view, SIM_VARIANT_VIDEO);
+}
+
 enum MHD_Result
 sim_openai_content (struct sim_request *req)
 {
   g_autoptr (SimJobView) view = sim_jobs_get (SIM_API_OPENAI, req->id);
   const char *name = sim_request_arg (req, "variant");
-  struct sim_content_faults faults;
   enum sim_variant variant = SIM_VARIANT_VIDEO;
 
+  if (sim.newapi)
+    return gateway_content (req);
   if (name && (!sim_variant_from_name (name, &variant) || variant == SIM_VARIANT_LAST_FRAME))
     return sim_reply_openai_error (req, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "variant",
                                    "invalid_value",
@@ -538,10 +600,5 @@ sim_openai_content (struct sim_request *req)
                                    "Video is not ready yet, use GET /v1/videos/%s to check "
                                    "status.",
                                    req->id);
-  if (view->expired)
-    return sim_reply_openai_error (req, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL,
-                                   "video_expired", "The content of video '%s' has expired.",
-                                   req->id);
-  sim_content_take_faults (req->call, &faults);
-  return sim_content_reply (req, req->id, variant, &faults, view->completed_ms);
+  return completed_content (req, view, variant);
 }

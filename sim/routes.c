@@ -42,6 +42,11 @@ static const struct sim_route routes[] = {
   { NULL, "/_sim/jobs/{id}/complete", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { "POST", "/_sim/jobs/{id}/expire", sim_control_expire, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/jobs/{id}/expire", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
+  { "GET", "/_sim/gateway", sim_control_gateway, CONTROL, SIM_CALL_CONTROL },
+  /* the list behind any gateway, for tests */
+  { "GET", "/_sim/videos", sim_openai_list, CONTROL, SIM_CALL_CONTROL },
+  { NULL, "/_sim/videos", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
+  { NULL, "/_sim/gateway", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/*", sim_reply_not_found, CONTROL, SIM_CALL_CONTROL },
 
   { "GET", "/files/?", sim_files_index, PLAIN, SIM_CALL_OTHER },

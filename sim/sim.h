@@ -35,6 +35,8 @@ struct sim_config
   char *fail_message; /* NULL: each API's own */
   char *reject_marker;
   gboolean tokenhot;
+  gboolean newapi;           /* --style newapi: a reseller gateway (gateway.c) */
+  gint64 gateway_refresh_us; /* how often the gateway's copy of a job is refreshed */
   char *tmpdir;
   char sig_key[33]; /* secret behind the ?sig= of pre-signed URLs */
   gint stopping;    /* atomic: set when the server shuts down */
@@ -215,6 +217,9 @@ void sim_jobs_shutdown (void);
 struct sim_job_view *sim_jobs_create (const struct sim_job_spec *spec);
 /* NULL for unknown or deleted ids, or ids of the other API. */
 struct sim_job_view *sim_jobs_get (enum sim_api api, const char *id);
+/* The same, as the job stood at monotonic time `mono` (a job made later
+ * reads as queued). */
+struct sim_job_view *sim_jobs_get_at (enum sim_api api, const char *id, gint64 mono);
 /* Live jobs of `api` in creation order (oldest first), or from `after` on
  * (exclusive; *after_found tells whether it was known). */
 GPtrArray *sim_jobs_list (enum sim_api api, gboolean ascending, const char *after,
@@ -424,6 +429,23 @@ enum MHD_Result sim_ark_retrieve (struct sim_request *req);
 enum MHD_Result sim_ark_list (struct sim_request *req);
 enum MHD_Result sim_ark_delete (struct sim_request *req);
 json_t *sim_ark_task_json (const struct sim_job_view *view, const char *state_word);
+
+/* gateway.c: --style newapi */
+/* The job as the gateway's copy has it (last refresh), and as the content
+ * proxy sees it (the refresh before). */
+struct sim_job_view *sim_gateway_view (const char *id);
+struct sim_job_view *sim_gateway_content_view (const char *id);
+/* Counts a content request asking for `variant` (NULL: none), answered 400
+ * when !ready. */
+void sim_gateway_count_content (const char *variant, gboolean ready);
+enum MHD_Result sim_control_gateway (struct sim_request *req);
+gboolean sim_gateway_is_seedance (const char *model);
+/* A Seedance create's parameters into *spec (borrowing from `params`);
+ * FALSE with the bad parameter's name in *bad. */
+gboolean sim_gateway_seedance_spec (json_t *params, struct sim_job_spec *spec, const char **bad);
+/* What the gateway adds to a Video object: an early completed_at, and a
+ * Seedance job's metadata (with its url once completed). */
+void sim_gateway_video_fields (const struct sim_job_view *view, json_t *video);
 
 /* files.c: pre-signed downloads and the HTML index */
 enum MHD_Result sim_files_index (struct sim_request *req);

@@ -2,6 +2,10 @@
 
 @pytest.mark.sim("--duration", "2", token="T") passes options to videofs-sim;
 @pytest.mark.mount(options="poll=1") sets the mount's -o options.
+The core modules (CORE) run twice, against the simulator as OpenAI serves
+the API and as a reseller's gateway does (--style newapi, its copy
+refreshed every GATEWAY_REFRESH s); @pytest.mark.openai_only("why") keeps
+a test that is about the list or delete by its nature to the first.
 After the test the mount is taken down strictly (fusermount3 -u, exit 0,
 nothing bad on stderr) when the test passed, and by cleanup() when not.
 """
@@ -16,11 +20,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from util import SIM, VIDEOFS, Mount, Sim  # noqa: E402
 
 SIM_DEFAULTS = {"--queue": "0.2", "--duration": "0.6", "--video-bytes": "65536"}
+CORE = {"test_submit", "test_tree", "test_content", "test_watch"}
+STYLES = ("openai", "newapi")
+GATEWAY_REFRESH = "0.5"
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sim(*args, token=None): videofs-sim options")
     config.addinivalue_line("markers", "mount(options=...): videofs -o options")
+    config.addinivalue_line("markers", "openai_only(why): not run against --style newapi")
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if module in CORE and "sim" in metafunc.fixturenames:
+        metafunc.parametrize("style", STYLES)
+
+
+@pytest.fixture
+def style():
+    return "openai"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,9 +58,12 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
-def sim_args(request):
+def sim_args(request, style="openai"):
     marker = request.node.get_closest_marker("sim")
     opts = dict(SIM_DEFAULTS)
+    if style == "newapi":
+        opts["--style"] = "newapi"
+        opts["--gateway-refresh"] = GATEWAY_REFRESH
     extra = []
     args = list(marker.args) if marker else []
     i = 0
@@ -58,8 +80,12 @@ def sim_args(request):
 
 
 @pytest.fixture
-def sim(request):
-    args, token = sim_args(request)
+def sim(request, style):
+    if style == "newapi":
+        why = request.node.get_closest_marker("openai_only")
+        if why:
+            pytest.skip("the gateway: " + why.args[0])
+    args, token = sim_args(request, style)
     s = Sim(*args, token=token)
     yield s
     s.stop()

@@ -225,7 +225,7 @@ def test_close_returns_after_the_answer(mount, sim):
     assert creates(sim) == 0
     os.close(fd)
     assert creates(sim) == 1
-    assert read(mount.path("jobs", "sync", "id")).startswith("video_")
+    assert read(mount.path("jobs", "sync", "id")).startswith(sim.id_prefix)
 
 
 def test_two_writers_one_submission(mount, sim):

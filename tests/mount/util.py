@@ -36,6 +36,9 @@ BAD_OUTPUT = re.compile(
 
 PR_SET_CHILD_SUBREAPER = 36
 
+VARIANTS = (("video.mp4", "video"), ("thumbnail.webp", "thumbnail"),
+            ("spritesheet.jpg", "spritesheet"))
+
 
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
@@ -146,6 +149,13 @@ class Sim:
 
     def __init__(self, *args, token=None, env=None):
         self.args = ["--port", "0", *args]
+        # a gateway (--style newapi) lists nothing: tests read its truth
+        # from /_sim/videos
+        self.newapi = "newapi" in args
+        self.id_prefix = "task_" if self.newapi else "video_"
+        # (file, variant) a finished job shows: a gateway's content proxy
+        # answers the MP4 for every variant, so there only the video is
+        self.variants = VARIANTS[:1] if self.newapi else VARIANTS
         if token:
             self.args += ["--token", token]
         self.log = tempfile.TemporaryFile()
@@ -201,6 +211,12 @@ class Sim:
     def expire(self, job_id):
         assert self.call("POST", f"/_sim/jobs/{job_id}/expire")[0] == 200
 
+    def gateway(self):
+        """What the gateway's content proxy was asked (--style newapi)."""
+        status, body = self.call("GET", "/_sim/gateway")
+        assert status == 200
+        return json.loads(body)
+
     def truth(self, job_id, variant="video"):
         status, body = self.call("GET", f"/_sim/truth/{job_id}?variant={variant}")
         assert status == 200
@@ -226,7 +242,8 @@ class Sim:
         """Every job the account has, newest first, through every page."""
         jobs, after = [], None
         while True:
-            path = "/v1/videos?limit=100" + (f"&after={after}" if after else "")
+            path = ("/_sim/videos" if self.newapi else "/v1/videos") + "?limit=100"
+            path += f"&after={after}" if after else ""
             status, body = self.call("GET", path, token=token)
             assert status == 200, body
             page = json.loads(body)

@@ -1169,6 +1169,51 @@ test_id_nul (void)
   g_assert_error (error, VF_ERROR, VF_ERROR_BAD_ID);
 }
 
+/* A new-api gateway's Video: seconds, completed_at filled in while it runs,
+ * its own status words and "50%", a Seedance result in metadata.url. */
+static void
+test_newapi_gateway (void)
+{
+  static const struct
+  {
+    const char *word;
+    VfState state;
+  } words[] = {
+    { "NOT_START", VF_STATE_QUEUED },  { "SUBMITTED", VF_STATE_QUEUED },
+    { "QUEUED", VF_STATE_QUEUED },     { "IN_PROGRESS", VF_STATE_IN_PROGRESS },
+    { "SUCCESS", VF_STATE_COMPLETED }, { "FAILURE", VF_STATE_FAILED },
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) running
+      = parse ("{\"id\": \"task_0123456789abcdefABCDEF0123456789\", \"object\": \"video\","
+               " \"status\": \"in_progress\", \"progress\": \"50%\","
+               " \"created_at\": 1764347090, \"completed_at\": 1764347150}");
+  g_autoptr (json_t) done
+      = parse ("{\"id\": \"task_0123456789abcdefABCDEF0123456789\", \"status\": \"completed\","
+               " \"model\": \"doubao-seedance-1-0-pro\", \"created_at\": 1764347090,"
+               " \"completed_at\": 1764347150,"
+               " \"metadata\": {\"url\": \"https://cdn.example/v.mp4?sig=1\"}}");
+  g_autoptr (VfTask) task = vf_task_from_openai (running, &error);
+  g_autoptr (VfTask) seedance = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (task->state, ==, VF_STATE_IN_PROGRESS);
+  g_assert_cmpint (task->progress, ==, 50);
+  g_assert_cmpint (task->created_at, ==, 1764347090);
+  g_assert_cmpint (task->completed_at, ==, 0);
+  g_assert_null (task->video_url);
+  for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
+    g_assert_cmpint (vf_state_from_openai (words[i].word), ==, words[i].state);
+
+  seedance = vf_task_from_newapi (done, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (seedance->protocol, ==, VF_PROTO_NEWAPI);
+  g_assert_cmpint (seedance->state, ==, VF_STATE_COMPLETED);
+  g_assert_cmpint (seedance->completed_at, ==, 1764347150);
+  g_assert_cmpstr (seedance->video_url, ==, "https://cdn.example/v.mp4?sig=1");
+  g_assert_cmpstr (seedance->model, ==, "doubao-seedance-1-0-pro");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1196,5 +1241,6 @@ main (int argc, char **argv)
   g_test_add_func ("/task/body/empty-and-odd", test_body_empty_and_odd);
   g_test_add_func ("/task/body/huge", test_body_huge);
   g_test_add_func ("/task/body/redaction", test_body_redaction);
+  g_test_add_func ("/task/newapi-gateway", test_newapi_gateway);
   return g_test_run ();
 }
