@@ -175,7 +175,7 @@ def measure(n, through_mount, no_list):
             print(f"  status requests per {POLL:g} s interval, without a list (newapi): "
                   f"{per_nl:.1f} ({r_nl['list']} list, {r_nl['retrieve']} retrieves in 3); "
                   f"one retrieve each: {unfinished}; ratio {per_nl / unfinished:.3f}; "
-                  f"target <= 1")
+                  f"target: ratio <= 1")
         print(f"  ls -l jobs/ cold: {ls_cold * 1000:.1f} ms, warm: {ls_warm * 1000:.1f} ms, "
               f"tmpfs {ls_tmpfs * 1000:.1f} ms; ratio cold {ls_cold / ls_tmpfs:.2f}, "
               f"warm {ls_warm / ls_tmpfs:.2f}; target <= 3")

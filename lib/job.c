@@ -86,14 +86,20 @@ vf_json_pretty (const json_t *json)
 }
 
 void
-vf_job_set_task (Job *job, VfTask *task)
+vf_job_set_task_text (Job *job, VfTask *task, char *status_json)
 {
   vf_task_free (job->task);
   g_free (job->status_json);
   job->task = task;
-  job->status_json = task ? vf_json_pretty (task->raw) : NULL;
+  job->status_json = status_json;
   if (task)
     g_clear_pointer (&task->raw, json_decref);
+}
+
+void
+vf_job_set_task (Job *job, VfTask *task)
+{
+  vf_job_set_task_text (job, task, task ? vf_json_pretty (task->raw) : NULL);
 }
 
 gboolean

@@ -180,6 +180,8 @@ gboolean vf_job_task_finished (const Job *job);
  * only as the text of status.json: a parsed tree costs five times as much,
  * for each of thousands of jobs. */
 void vf_job_set_task (Job *job, VfTask *task);
+/* The same, with its status.json text already made (stolen). */
+void vf_job_set_task_text (Job *job, VfTask *task, char *status_json);
 /* JSON indented as the mount's files show it, with a final newline (new
  * string), or NULL. */
 char *vf_json_pretty (const json_t *json);
@@ -303,7 +305,8 @@ void vf_video_free (gpointer video);
 
 /* Tasks of the account, newest first, at most `max_pages` pages, stopping
  * at a task created before `stop_before_s` (0: never) or once every id of
- * `wanted` (a set; may be NULL) was seen. */
+ * `wanted` (a set; may be NULL) was seen; with `wanted`, only its tasks
+ * are kept. */
 typedef struct
 {
   GPtrArray *tasks; /* of VfTask*, owned */

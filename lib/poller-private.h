@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 #define BATCH_MIN 2         /* fewer jobs due: one retrieve each is as cheap */
 #define BATCH_PAGE 100      /* tasks per list page */
 #define BATCH_PAGES_MAX 200 /* 20,000 tasks */
+#define TRIM_BATCH 1000     /* answers in one batch after which the heap is trimmed */
 
 struct vf_poller
 {

@@ -4,8 +4,9 @@
  * max(poll, openai-poll-after-ms) after its last answer, a 429 pushes every
  * request back (the server's hint, else an exponential wait), and finished
  * jobs are not asked again.  Where the API lists, jobs due together are
- * refreshed from list pages, newest first, only as far back as the oldest
- * of them (a page of 100 answers for up to 100 jobs); a job the pages did
+ * refreshed from list pages, newest first, until every one of them was
+ * seen and never past the oldest of them (a page of 100 answers for up to
+ * 100 jobs; only their answers are kept); a job the pages did
  * not have is retrieved on its own next.  Readers of `status` only read the table.
  * Besides polling it adopts `unknown` jobs (a create whose answer was lost;
  * poller-adopt.c), refreshes the account listing behind videos/ while
@@ -19,6 +20,7 @@
 #include "poller-private.h"
 #include "vf-error.h"
 
+#include <malloc.h>
 #include <string.h>
 
 typedef enum
@@ -263,7 +265,7 @@ poll_answered_locked (VfTxn *txn, Job *job, VfTask *task, gboolean probe,
         }
     }
 
-  vf_job_set_task (job, task);
+  vf_job_set_task_text (job, task, g_steal_pointer (&text));
   moved = strcmp (old_word, vf_job_state_word (job)) != 0 || old_progress != task->progress;
   if (!raw_same || moved)
     {
@@ -381,6 +383,7 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
   g_autofree gboolean *probe = NULL;
+  g_autofree guint *at = NULL;
   g_autofree VfTask **answers = NULL;
   g_autofree gint64 *sizes = NULL; /* VF_N_VARIANTS for each job */
   g_autofree gboolean *expired = NULL;
@@ -424,8 +427,15 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
     {
       VfTask *task = listing.tasks->pdata[i];
       if (task->id)
-        g_hash_table_insert (by_id, task->id, task);
+        g_hash_table_insert (by_id, task->id, GUINT_TO_POINTER (i + 1));
     }
+
+  /* where each job's answer is in the listing (+1), found before any is
+   * taken: by_id's keys are the listing's */
+  at = g_new0 (guint, batch->len);
+  for (guint i = 0; i < batch->len; i++)
+    at[i] = GPOINTER_TO_UINT (g_hash_table_lookup (by_id, ids->pdata[i]));
+  g_hash_table_remove_all (by_id);
 
   /* sizes of what completed: before the table says `completed` */
   answers = g_new0 (VfTask *, batch->len);
@@ -433,13 +443,12 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   expired = g_new0 (gboolean, batch->len);
   for (guint i = 0; i < batch->len; i++)
     {
-      VfTask *task = g_hash_table_lookup (by_id, ids->pdata[i]);
-
       for (int v = 0; v < VF_N_VARIANTS; v++)
         sizes[i * VF_N_VARIANTS + v] = -1;
-      if (!task)
+      if (!at[i] || !listing.tasks->pdata[at[i] - 1])
         continue;
-      answers[i] = vf_task_copy (task);
+      /* taken, not copied: the listing holds every answer of the batch */
+      answers[i] = g_steal_pointer (&listing.tasks->pdata[at[i] - 1]);
       if (answers[i]->state == VF_STATE_COMPLETED && probe[i]
           && !vf_jobs_probe_task (jobs, answers[i], &sizes[i * VF_N_VARIANTS], &expired[i], NULL))
         g_clear_pointer (&answers[i], vf_task_free);
@@ -482,6 +491,10 @@ poll_batch (VfJobs *jobs, VfProtocol protocol)
   vf_listing_clear (&listing);
   for (guint i = 0; i < prefetches->len; i++)
     vf_jobs_prefetch (jobs, prefetches->pdata[i], g_array_index (prefetch_sizes, gint64, i));
+  /* thousands of answers came and went: give their memory back, or the
+   * heap keeps it for good */
+  if (batch->len >= TRIM_BATCH)
+    malloc_trim (0);
 }
 
 static void

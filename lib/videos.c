@@ -39,12 +39,14 @@ vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_
 {
   g_autofree char *cursor = NULL;
   guint found = 0;
+  gint64 seen = 0;
 
   listing->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify)vf_task_free);
   listing->complete = FALSE;
   for (int page_num = 1; page_num <= max_pages; page_num++)
     {
       g_autoptr (VfTaskPage) page = NULL;
+      g_autofree char *last_id = NULL;
       gint64 oldest = G_MAXINT64;
       guint n;
 
@@ -52,19 +54,26 @@ vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_
       if (!page)
         return;
       n = page->tasks->len;
+      seen += n;
       for (guint i = 0; i < n; i++)
         {
-          VfTask *task = page->tasks->pdata[i];
+          VfTask *task = g_steal_pointer (&page->tasks->pdata[i]);
 
           if (task->created_at > 0)
             oldest = MIN (oldest, task->created_at);
-          if (wanted && task->id && g_hash_table_contains (wanted, task->id))
+          if (i == n - 1)
+            last_id = g_strdup (task->id);
+          /* only what was asked for is kept: pages of thousands of
+           * tasks are not held at once */
+          if (wanted && !(task->id && g_hash_table_contains (wanted, task->id)))
+            {
+              vf_task_free (task);
+              continue;
+            }
+          if (wanted)
             found++;
           g_ptr_array_add (listing->tasks, task);
         }
-      g_ptr_array_set_free_func (page->tasks, NULL);
-      g_ptr_array_set_size (page->tasks, 0);
-      g_ptr_array_set_free_func (page->tasks, (GDestroyNotify)vf_task_free);
 
       if (n == 0 || !page->has_more || (stop_before_s > 0 && oldest < stop_before_s)
           || (wanted && found >= g_hash_table_size (wanted)))
@@ -73,16 +82,13 @@ vf_listing_fetch (VfJobs *jobs, VfProtocol protocol, int max_pages, gint64 stop_
           return;
         }
       /* A page that counts the whole listing (Ark's) says when it ends. */
-      if (page->total >= 0 && (gint64)listing->tasks->len >= page->total)
+      if (page->total >= 0 && seen >= page->total)
         {
           listing->complete = TRUE;
           return;
         }
       g_free (cursor);
-      if (page->next_cursor)
-        cursor = g_strdup (page->next_cursor);
-      else
-        cursor = g_strdup (((VfTask *)listing->tasks->pdata[listing->tasks->len - 1])->id);
+      cursor = g_strdup (page->next_cursor ? page->next_cursor : last_id);
     }
 }
 
