@@ -65,12 +65,6 @@ job_batches (const VfJobs *jobs, const Job *job, gint64 now)
          && job->poll.next_us <= now + vf_jobs_poll_us (jobs);
 }
 
-static gint64
-mono_of_unix_s (gint64 unix_s)
-{
-  return g_get_monotonic_time () + (unix_s * G_USEC_PER_SEC - g_get_real_time ());
-}
-
 static void
 rate_limited_locked (VfJobs *jobs, const GError *error)
 {
@@ -106,7 +100,9 @@ static void
 pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
 {
   VfPoller *poller = jobs->poller;
-  gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 real_us = g_get_real_time ();
+  gint64 now_s = real_us / G_USEC_PER_SEC;
+  gint64 mono_minus_real = now - real_us; /* once, not per job: 10,000 jobs */
   gboolean backoff = now < poller->backoff_until_us;
   gboolean unknown[VF_N_PROTOCOLS] = { FALSE };
   gint64 newest[VF_N_PROTOCOLS] = { 0 };
@@ -138,7 +134,7 @@ pick_work_locked (VfJobs *jobs, gint64 now, Work *work, gint64 *wake)
               work->job = vf_job_ref_locked (job);
               return;
             }
-          *wake = MIN (*wake, mono_of_unix_s (job->task->expires_at));
+          *wake = MIN (*wake, job->task->expires_at * G_USEC_PER_SEC + mono_minus_real);
         }
       /* a job whose API has no budget left for us waits for its reset */
       if (job_wants_poll (job) && budget[job->protocol] > now)
