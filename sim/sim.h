@@ -31,6 +31,7 @@ struct sim_config
   gint64 duration_us;
   gint64 queue_us;
   guint64 video_bytes;
+  gboolean moov_at_end; /* the video's moov last, its samples spread over mdat */
   char *fail_marker;
   char *fail_message; /* NULL: each API's own */
   char *reject_marker;
