@@ -186,7 +186,11 @@ main (int argc, char **argv)
       return 1;
     }
   sim_jobs_init ();
-  sim_content_init ();
+  if (!sim_content_init (&error))
+    {
+      g_printerr ("videofs-sim: %s\n", error->message);
+      goto out1;
+    }
 
   signal (SIGPIPE, SIG_IGN);
   sigemptyset (&signals);

@@ -248,7 +248,7 @@ enum sim_variant
 
 gboolean sim_variant_from_name (const char *name, enum sim_variant *variant);
 const char *sim_variant_type (enum sim_variant variant);
-void sim_content_init (void);
+gboolean sim_content_init (GError **error);
 void sim_content_cleanup (void);
 /* Unlinks the materialised files of an id. */
 void sim_content_forget (const char *id);
