@@ -344,6 +344,21 @@ put_le32 (guint8 *p, guint32 v)
   p[3] = v >> 24;
 }
 
+/* `left` bytes of the PRNG, through `buf` (WRITE_CHUNK bytes). */
+static gboolean
+write_filler (int fd, struct prng *prng, guint8 *buf, guint64 left)
+{
+  while (left)
+    {
+      gsize n = MIN (left, WRITE_CHUNK);
+      prng_fill (prng, buf, n);
+      if (!write_all (fd, buf, n))
+        return FALSE;
+      left -= n;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_plan (int fd, struct prng *prng, guint8 *buf)
 {
@@ -351,16 +366,9 @@ write_plan (int fd, struct prng *prng, guint8 *buf)
     {
       const struct sim_piece *piece = &g_array_index (moov_plan->pieces, struct sim_piece, i);
 
-      if (piece->data && !write_all (fd, piece->data, piece->len))
+      if (piece->data ? !write_all (fd, piece->data, piece->len)
+                      : !write_filler (fd, prng, buf, piece->len))
         return FALSE;
-      for (guint64 left = piece->data ? 0 : piece->len; left;)
-        {
-          gsize n = MIN (left, WRITE_CHUNK);
-          prng_fill (prng, buf, n);
-          if (!write_all (fd, buf, n))
-            return FALSE;
-          left -= n;
-        }
     }
   return TRUE;
 }
@@ -409,16 +417,7 @@ write_video (int fd, struct prng *prng)
     }
   if (!write_all (fd, head, head_len) || !write_all (fd, box, box_len))
     return FALSE;
-  left -= box_len;
-  while (left)
-    {
-      gsize n = MIN (left, WRITE_CHUNK);
-      prng_fill (prng, buf, n);
-      if (!write_all (fd, buf, n))
-        return FALSE;
-      left -= n;
-    }
-  return TRUE;
+  return write_filler (fd, prng, buf, left - box_len);
 }
 
 /* PNG's CRC-32 (ISO 3309) of a chunk's type and data. */
