@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Benchmarks of the videofs mount against videofs-sim on loopback.
+"""Benchmarks of the videofs mount against videofs-sim, on loopback and on
+a link the simulator shapes (bench/link.py).
 
-    bench/run.py [options] all|seq|rclone|ttfb|tail|warm|rss ...
+    bench/run.py [options] all|seq|rclone|ttfb|tail|warm|rss|link|ttff|seek|whole|cpu ...
 
 Each measure starts its own videofs-sim (--port 0, --queue 0, --duration 0.2)
 and its own mount (prefetch=no, poll=0.2) in a fresh temporary directory, and
@@ -39,7 +40,7 @@ MIB = 1 << 20
 RCLONE = shutil.which("rclone")
 CURL = shutil.which("curl")
 
-MEASURES = ("seq", "rclone", "ttfb", "tail", "warm", "rss")
+MEASURES = ("seq", "rclone", "ttfb", "tail", "warm", "rss", "link", "ttff", "seek", "whole", "cpu")
 
 VERBOSE = False
 
@@ -638,6 +639,9 @@ def main():
     p.add_argument("-v", "--verbose", action="store_true", help="print every run's figures")
     args = p.parse_args()
     VERBOSE = args.verbose
+    import link  # noqa: E402  (the measures on a shaped link; it imports this module)
+    link.base.VERBOSE = VERBOSE
+    FUNCS.update(link.MEASURES)
     if args.runs < 1 or args.parallel < 1 or args.video_bytes < 64:
         p.error("--runs and --parallel want at least 1, --video-bytes at least 64")
     wanted = []

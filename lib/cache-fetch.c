@@ -235,6 +235,7 @@ fetch_commit (Fetch *f, const void *data, gsize len, GError **error)
   if (f->first)
     {
       f->first = FALSE;
+      f->s->wait = g_get_monotonic_time () - f->started;
       if (!fetch_check_answer_locked (f, error))
         goto fail;
     }
@@ -498,7 +499,7 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
         {
           /* Readers follow it: the next request is bigger, and goes to the
            * back of the queue so that other files get their turn. */
-          s->chunk = MIN (s->chunk * 2, cache->config.max_chunk);
+          s->chunk = cache_next_chunk_locked (cache, s);
           cache_kick_locked (cache, s, s->waiters > 0 ? 0 : 1);
           return NULL;
         }
@@ -506,6 +507,21 @@ run_stream_locked (VfCache *cache, Stream *s, gboolean *finished)
       cache_entry_prune_idle_locked (e);
       return NULL;
     }
+}
+
+/* Each request waits a round trip for its first byte: a request that
+ * lasts ROUND_TRIPS of them loses at most 1/ROUND_TRIPS of the link to it,
+ * which on a slow or distant link takes bigger steps than doubling. */
+#define ROUND_TRIPS 32
+
+gint64
+cache_next_chunk_locked (VfCache *cache, Stream *s)
+{
+  gint64 chunk = s->chunk * 2;
+
+  if (s->rate > 0 && s->wait > 0)
+    chunk = MAX (chunk, (gint64)((double)s->rate * s->wait / G_USEC_PER_SEC * ROUND_TRIPS));
+  return MIN (chunk, cache->config.max_chunk);
 }
 
 void

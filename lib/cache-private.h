@@ -76,6 +76,7 @@ typedef struct
   gint64 chunk; /* size of its next request */
   gint64 want;  /* the furthest byte readers asked of it */
   gint64 rate;  /* bytes per second of its last request, once known */
+  gint64 wait;  /* µs from sending its last request to the answer's first bytes */
   int waiters;  /* readers blocked on it */
   int tries;    /* failed tries since the last progress */
   int prio;     /* in a pool's queue, 0 before 1 */
@@ -159,6 +160,9 @@ void cache_stream_unref_locked (Stream *s);
 gboolean cache_stream_active (const Stream *s);
 void cache_entry_prune_idle_locked (Entry *e);
 void cache_kick_locked (VfCache *cache, Stream *s, int prio);
+/* The size of a followed stream's next request: double its last, or more
+ * when the link's round trip would cost too much of it (cache-fetch.c). */
+gint64 cache_next_chunk_locked (VfCache *cache, Stream *s);
 gint cache_pool_order (gconstpointer a, gconstpointer b, gpointer user_data);
 Stream *cache_owner_locked (VfCache *cache, Entry *e, const Stream *self, gint64 g);
 

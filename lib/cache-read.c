@@ -81,7 +81,7 @@ claim_gaps_locked (VfCache *cache, Entry *e, gint64 offset, gint64 end, GPtrArra
           if (!s->whole && g > s->pos)
             s->pos = g;
           if (s->chunk_start >= 0)
-            s->chunk = MIN (s->chunk * 2, cache->config.max_chunk);
+            s->chunk = cache_next_chunk_locked (cache, s);
           cache_kick_locked (cache, s, 0);
         }
       s->want = MAX (s->want, ge);
@@ -129,7 +129,7 @@ note_read_locked (VfCache *cache, Entry *e, gint64 offset, gint64 end)
           || cache_owner_locked (cache, e, s, g))
         continue;
       s->pos = g;
-      s->chunk = MIN (s->chunk * 2, cache->config.max_chunk);
+      s->chunk = cache_next_chunk_locked (cache, s);
       cache_kick_locked (cache, s, 1);
     }
 }

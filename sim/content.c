@@ -5,13 +5,16 @@
  * from a PRNG seeded by the id: the video gets a trailing MP4 `free` box up
  * to exactly --video-bytes, the WebP an unknown RIFF chunk, the JPEG a
  * comment segment, the PNG (a last frame, made with GdkPixbuf) a private
- * ancillary chunk.  Players and decoders skip all four.
+ * ancillary chunk.  Players and decoders skip all four.  With --moov-at-end
+ * the video is laid out by moov.c instead: its frames spread over one mdat
+ * of PRNG filler, the moov last.
  *
  * A (id, variant) is written to a file in the temporary directory on its
  * first request (serve.c sends it from there with sendfile), so memory
  * stays flat whatever --video-bytes is.  The files are capped in total;
  * an evicted one is simply made again when asked for.
  */
+#include "moov.h"
 #include "sim.h"
 
 #include <errno.h>
@@ -28,6 +31,7 @@ static GBytes *base_thumbnail;
 static GBytes *base_spritesheet;
 static GBytes *base_last_frame;
 static char base_digest[65];
+static struct sim_moov_plan *moov_plan; /* --moov-at-end */
 
 static GMutex content_lock;
 static GCond content_cond;
@@ -171,11 +175,13 @@ make_bases (void)
 
   if (ffmpeg)
     {
+      /* a key frame every half second, for seeks into a spread video */
       base_video = run_ffmpeg (
           ffmpeg, "base.mp4",
           (const char *const[]){ "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24", "-t", "2",
                                  "-pix_fmt", "yuv420p", "-threads", "1", "-movflags", "+faststart",
-                                 "-fflags", "+bitexact", "-flags:v", "+bitexact", NULL });
+                                 "-g", sim.moov_at_end ? "12" : "250", "-fflags", "+bitexact",
+                                 "-flags:v", "+bitexact", NULL });
       base_thumbnail = run_ffmpeg (
           ffmpeg, "base.webp",
           (const char *const[]){ "-f", "lavfi", "-i", "testsrc=size=320x240:rate=1", "-frames:v",
@@ -218,13 +224,26 @@ make_bases (void)
   }
 }
 
-void
-sim_content_init (void)
+gboolean
+sim_content_init (GError **error)
 {
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   char size[32];
 
   make_bases ();
+  if (sim.moov_at_end)
+    {
+      moov_plan = sim_moov_plan_new (base_video, sim.video_bytes);
+      if (!moov_plan)
+        {
+          g_set_error (error, SIM_ERROR, 0,
+                       "--moov-at-end: the base video (%" G_GSIZE_FORMAT
+                       " bytes) cannot be laid out in %" G_GUINT64_FORMAT " bytes",
+                       g_bytes_get_size (base_video), sim.video_bytes);
+          return FALSE;
+        }
+      g_checksum_update (sum, (const guchar *)"moov-at-end", 11);
+    }
   g_checksum_update (sum, g_bytes_get_data (base_video, NULL), g_bytes_get_size (base_video));
   g_checksum_update (sum, g_bytes_get_data (base_thumbnail, NULL),
                      g_bytes_get_size (base_thumbnail));
@@ -238,6 +257,7 @@ sim_content_init (void)
 
   generating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   made = g_queue_new ();
+  return TRUE;
 }
 
 static void
@@ -250,6 +270,7 @@ made_file_free (struct made_file *m)
 void
 sim_content_cleanup (void)
 {
+  g_clear_pointer (&moov_plan, sim_moov_plan_free);
   g_clear_pointer (&base_video, g_bytes_unref);
   g_clear_pointer (&base_thumbnail, g_bytes_unref);
   g_clear_pointer (&base_spritesheet, g_bytes_unref);
@@ -323,6 +344,35 @@ put_le32 (guint8 *p, guint32 v)
   p[3] = v >> 24;
 }
 
+/* `left` bytes of the PRNG, through `buf` (WRITE_CHUNK bytes). */
+static gboolean
+write_filler (int fd, struct prng *prng, guint8 *buf, guint64 left)
+{
+  while (left)
+    {
+      gsize n = MIN (left, WRITE_CHUNK);
+      prng_fill (prng, buf, n);
+      if (!write_all (fd, buf, n))
+        return FALSE;
+      left -= n;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_plan (int fd, struct prng *prng, guint8 *buf)
+{
+  for (guint i = 0; i < moov_plan->pieces->len; i++)
+    {
+      const struct sim_piece *piece = &g_array_index (moov_plan->pieces, struct sim_piece, i);
+
+      if (piece->data ? !write_all (fd, piece->data, piece->len)
+                      : !write_filler (fd, prng, buf, piece->len))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* The video: base MP4 (or only an ftyp when it does not fit), then one
  * `free` box of PRNG bytes to exactly --video-bytes. */
 static gboolean
@@ -338,6 +388,8 @@ write_video (int fd, struct prng *prng)
   guint8 box[16];
   gsize box_len;
 
+  if (moov_plan)
+    return write_plan (fd, prng, buf);
   if (head_len + 8 > sim.video_bytes)
     {
       head = sim_builtin_mp4;
@@ -365,16 +417,7 @@ write_video (int fd, struct prng *prng)
     }
   if (!write_all (fd, head, head_len) || !write_all (fd, box, box_len))
     return FALSE;
-  left -= box_len;
-  while (left)
-    {
-      gsize n = MIN (left, WRITE_CHUNK);
-      prng_fill (prng, buf, n);
-      if (!write_all (fd, buf, n))
-        return FALSE;
-      left -= n;
-    }
-  return TRUE;
+  return write_filler (fd, prng, buf, left - box_len);
 }
 
 /* PNG's CRC-32 (ISO 3309) of a chunk's type and data. */

@@ -6,6 +6,7 @@
  * the server starts, the base URL goes to stdout, and a signal tears all
  * down in reverse.
  */
+#include "shape.h"
 #include "sim.h"
 
 #include <errno.h>
@@ -30,6 +31,17 @@ parse_seconds (const char *option, const char *value, gint64 *us, GError **error
       return FALSE;
     }
   *us = (gint64)(s * 1e6 + 0.5);
+  return TRUE;
+}
+
+static gboolean
+parse_count (const char *option, const char *value, guint64 max, guint64 *out, GError **error)
+{
+  if (value && !g_ascii_string_to_unsigned (value, 10, 0, max, out, error))
+    {
+      g_prefix_error (error, "%s: ", option);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -59,6 +71,8 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autofree char *duration = NULL, *queue = NULL, *video_bytes = NULL, *style = NULL;
   g_autofree char *refresh = NULL;
+  g_autofree char *latency = NULL, *rate = NULL, *rate_total = NULL;
+  guint64 latency_ms = 0, rate_bytes = 0, rate_total_bytes = 0;
   int rate_limit = 0;
   g_auto (GStrv) fault_specs = NULL;
   gboolean version = FALSE;
@@ -74,6 +88,14 @@ main (int argc, char **argv)
     { "queue", 0, 0, G_OPTION_ARG_STRING, &queue, "Seconds a new job stays queued (1)", "S" },
     { "video-bytes", 0, 0, G_OPTION_ARG_STRING, &video_bytes,
       "Size of every video content (1048576)", "N" },
+    { "moov-at-end", 0, 0, G_OPTION_ARG_NONE, &sim.moov_at_end,
+      "The video's moov box last (no faststart), its frames spread over the file", NULL },
+    { "latency", 0, 0, G_OPTION_ARG_STRING, &latency,
+      "Milliseconds before each answer, twice on a new connection (0)", "MS" },
+    { "rate", 0, 0, G_OPTION_ARG_STRING, &rate, "Body bytes a second per connection (0: no cap)",
+      "N" },
+    { "rate-total", 0, 0, G_OPTION_ARG_STRING, &rate_total,
+      "Body bytes a second over all connections (0: no cap)", "N" },
     { "fail-marker", 0, 0, G_OPTION_ARG_STRING, &sim.fail_marker,
       "A prompt containing STR fails with moderation_blocked (#fail)", "STR" },
     { "fail-message", 0, 0, G_OPTION_ARG_STRING, &sim.fail_message,
@@ -129,6 +151,12 @@ main (int argc, char **argv)
       g_prefix_error (&error, "--video-bytes: ");
       goto usage;
     }
+  if (!parse_count ("--latency", latency, 600000, &latency_ms, &error)
+      || !parse_count ("--rate", rate, G_GUINT64_CONSTANT (1) << 40, &rate_bytes, &error)
+      || !parse_count ("--rate-total", rate_total, G_GUINT64_CONSTANT (1) << 40, &rate_total_bytes,
+                       &error))
+    goto usage;
+  sim_shape_set ((gint64)latency_ms * 1000, rate_bytes, rate_total_bytes);
   if (style && !g_str_equal (style, "openai") && !g_str_equal (style, "tokenhot")
       && !g_str_equal (style, "newapi"))
     {
@@ -174,7 +202,11 @@ main (int argc, char **argv)
       return 1;
     }
   sim_jobs_init ();
-  sim_content_init ();
+  if (!sim_content_init (&error))
+    {
+      g_printerr ("videofs-sim: %s\n", error->message);
+      goto out1;
+    }
 
   signal (SIGPIPE, SIG_IGN);
   sigemptyset (&signals);

@@ -1,8 +1,10 @@
 /* serve.c: answering with content bytes: Range and If-Range, ETag, 416,
  * and the faults that alter a body.  Whole answers and ranges go out with
  * sendfile from the materialised file; answers whose body a fault alters
- * (cut, slow, wrong_length) go through a callback reading that file.
+ * (cut, slow, wrong_length) or the link shaping paces go through a callback
+ * reading that file.
  */
+#include "shape.h"
 #include "sim.h"
 
 #include <errno.h>
@@ -98,6 +100,8 @@ struct stream
   guint64 stop_at; /* body bytes to send before closing; the declared length when all */
   guint64 rate;
   gint64 t0;
+  gboolean shaped;
+  struct sim_pace pace;
 };
 
 static ssize_t
@@ -117,6 +121,12 @@ stream_read (void *cls, uint64_t pos, char *buf, size_t max)
       n = (gsize)MIN ((guint64)n, MAX (s->rate / 20, 1));
       due_us = (gint64)((double)(pos + n) * 1e6 / (double)s->rate);
       if (!sim_sleep_ms ((due_us - (g_get_monotonic_time () - s->t0)) / 1000))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+  if (s->shaped)
+    {
+      n = MIN (n, sim_shape_step ());
+      if (!sim_shape_pace (&s->pace, n))
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
   do
@@ -189,6 +199,8 @@ sim_content_reply (struct sim_request *req, const char *id, enum sim_variant var
   guint64 size, start = 0, len;
   enum range_result range = RANGE_NONE;
   unsigned int status = MHD_HTTP_OK;
+  gboolean shaped
+      = sim_shape_paced () && !req->is_head && req->route && req->route->api != SIM_ROUTE_CONTROL;
   int fd;
 
   if (!faults)
@@ -254,7 +266,7 @@ sim_content_reply (struct sim_request *req, const char *id, enum sim_variant var
       status = MHD_HTTP_PARTIAL_CONTENT;
     }
 
-  if (faults->cut_after >= 0 || faults->slow_rate || faults->short_by >= 0)
+  if (faults->cut_after >= 0 || faults->slow_rate || faults->short_by >= 0 || shaped)
     {
       struct stream *s = g_new0 (struct stream, 1);
 
@@ -267,6 +279,7 @@ sim_content_reply (struct sim_request *req, const char *id, enum sim_variant var
         s->stop_at = (guint64)faults->short_by < s->stop_at ? s->stop_at - faults->short_by : 0;
       s->rate = faults->slow_rate;
       s->t0 = g_get_monotonic_time ();
+      s->shaped = shaped;
       r = MHD_create_response_from_callback (len, 64 * 1024, stream_read, s, stream_free);
     }
   else

@@ -5,9 +5,11 @@
  * A request is routed once, on its first callback, so that it is counted in
  * the stats as soon as it arrives; its body is gathered (JSON as raw bytes,
  * forms through MHD's post processor) and it is answered on the last
- * callback, by routes.c.  When it completes, a sendfile answer's bytes are
- * counted and the request is freed.
+ * callback, by routes.c, after --latency's round trip (two on a
+ * connection's first answer, its set-up).  When it completes, a sendfile
+ * answer's bytes are counted and the request is freed.
  */
+#include "shape.h"
 #include "sim.h"
 
 #include <netinet/in.h>
@@ -139,6 +141,37 @@ request_free (struct sim_request *req)
   g_free (req);
 }
 
+/* What a connection keeps across its requests (its socket context). */
+struct conn_state
+{
+  gboolean answered;
+};
+
+static void
+notify_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+                   enum MHD_ConnectionNotificationCode code)
+{
+  if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    *socket_context = g_new0 (struct conn_state, 1);
+  else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+    g_clear_pointer (socket_context, g_free);
+}
+
+static void
+round_trip (struct sim_request *req)
+{
+  const union MHD_ConnectionInfo *info;
+  struct conn_state *state;
+
+  if (req->route->api == SIM_ROUTE_CONTROL)
+    return;
+  info = MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  state = info ? info->socket_context : NULL;
+  sim_shape_round_trip (state && !state->answered);
+  if (state)
+    state->answered = TRUE;
+}
+
 static enum MHD_Result
 handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
         const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -177,6 +210,7 @@ handle (void *cls, struct MHD_Connection *conn, const char *url, const char *met
         req->form_error = g_strdup ("multipart");
       req->post = NULL;
     }
+  round_trip (req);
   return sim_route_answer (req);
 }
 
@@ -223,14 +257,14 @@ sim_server_start (guint16 port, GError **error)
   addr.sin_family = AF_INET;
   addr.sin_port = htons (port);
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  daemon = MHD_start_daemon (MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD
-                                 | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-                             port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-                             MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_EXTERNAL_LOGGER,
-                             log_mhd, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256, MHD_OPTION_END);
+  daemon = MHD_start_daemon (
+      MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
+          | MHD_USE_ERROR_LOG,
+      port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
+      completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)256 * 1024, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
+      NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256, MHD_OPTION_END);
   if (!daemon)
     {
       g_set_error (error, SIM_ERROR, 0, "cannot listen on 127.0.0.1:%u", port);

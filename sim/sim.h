@@ -31,6 +31,7 @@ struct sim_config
   gint64 duration_us;
   gint64 queue_us;
   guint64 video_bytes;
+  gboolean moov_at_end; /* the video's moov last, its samples spread over mdat */
   char *fail_marker;
   char *fail_message; /* NULL: each API's own */
   char *reject_marker;
@@ -252,7 +253,7 @@ enum sim_variant
 
 gboolean sim_variant_from_name (const char *name, enum sim_variant *variant);
 const char *sim_variant_type (enum sim_variant variant);
-void sim_content_init (void);
+gboolean sim_content_init (GError **error);
 void sim_content_cleanup (void);
 /* Unlinks the materialised files of an id. */
 void sim_content_forget (const char *id);
