@@ -12,6 +12,7 @@
 
 #include "image-private.h"
 #include "vf-fdio.h"
+#include "vf-inputs.h"
 
 /* The table of tables: one line per protocol. */
 static const VfImageOps *const protocols[VF_N_IMAGE_PROTOCOLS] = {
@@ -372,18 +373,6 @@ fetch_url (Exchange *x, const char *url, GError **error)
   return g_steal_pointer (&path);
 }
 
-static const char *
-sniff (const guint8 *b, gsize len, const char **ext)
-{
-  if (len >= 8 && memcmp (b, "\x89PNG\r\n\x1a\n", 8) == 0)
-    return *ext = "png", "image/png";
-  if (len >= 3 && memcmp (b, "\xff\xd8\xff", 3) == 0)
-    return *ext = "jpeg", "image/jpeg";
-  if (len >= 12 && memcmp (b, "RIFF", 4) == 0 && memcmp (b + 8, "WEBP", 4) == 0)
-    return *ext = "webp", "image/webp";
-  return NULL;
-}
-
 /* Checks the picture at `part`, names it dir/image[-N].EXT and describes it. */
 static gboolean
 settle (const char *dir, char *part, gsize index, VfImagePicture *picture, GError **error)
@@ -412,7 +401,9 @@ settle (const char *dir, char *part, gsize index, VfImagePicture *picture, GErro
       size += n;
     }
   close (fd);
-  type = sniff (head, head_len, &ext);
+  type = vf_inputs_sniff (head, head_len);
+  if (type)
+    ext = strchr (type, '/') + 1;
   if (!type)
     {
       vf_set_error (error, VF_ERROR_PROTOCOL,

@@ -196,23 +196,30 @@ reply_bytes (struct sim_request *req, GBytes *bytes, const char *mime)
   return sim_reply_response (req, MHD_HTTP_OK, r);
 }
 
+/* The picture an {id} of RID<sep>N[.EXT] names. */
+static GBytes *
+lookup_id (const char *id, char sep, char **mime, gint64 *age_us)
+{
+  g_autofree char *rid = g_strdup (id);
+  char *at = strrchr (rid, sep);
+  guint64 n = 0;
+
+  if (at && strchr (at, '.'))
+    *strchr (at, '.') = '\0';
+  if (!at || !g_ascii_string_to_unsigned (at + 1, 10, 1, 64, &n, NULL))
+    return NULL;
+  *at = '\0';
+  return lookup (rid, (guint)n - 1, mime, age_us);
+}
+
 /* {id} is REQUEST-ID-N.EXT */
 enum MHD_Result
 sim_pictures_file (struct sim_request *req)
 {
-  g_autofree char *rid = g_strdup (req->id);
   g_autofree char *mime = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  char *dash = strrchr (rid, '-');
-  guint64 n = 0;
   gint64 age = 0;
+  g_autoptr (GBytes) bytes = lookup_id (req->id, '-', &mime, &age);
 
-  if (dash && strchr (dash, '.'))
-    *strchr (dash, '.') = '\0';
-  if (!dash || !g_ascii_string_to_unsigned (dash + 1, 10, 1, 64, &n, NULL))
-    return sim_reply_not_found (req);
-  *dash = '\0';
-  bytes = lookup (rid, (guint)n - 1, &mime, &age);
   if (!bytes)
     return sim_reply_not_found (req);
   if (age >= sim.image_url_ttl_us)
@@ -235,17 +242,10 @@ sim_pictures_file (struct sim_request *req)
 enum MHD_Result
 sim_control_images (struct sim_request *req)
 {
-  g_autofree char *rid = g_strdup (req->id);
   g_autofree char *mime = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  char *slash = strrchr (rid, '/');
-  guint64 n = 0;
   gint64 age = 0;
+  g_autoptr (GBytes) bytes = lookup_id (req->id, '/', &mime, &age);
 
-  if (!slash || !g_ascii_string_to_unsigned (slash + 1, 10, 1, 64, &n, NULL))
-    return sim_reply_not_found (req);
-  *slash = '\0';
-  bytes = lookup (rid, (guint)n - 1, &mime, &age);
   if (!bytes)
     return sim_reply_not_found (req);
   return reply_bytes (req, bytes, mime);
