@@ -479,7 +479,11 @@ collect (Exchange *x, json_t *answer, GError **error)
     }
   vf_image_found_clear (&found);
   if (!sync_dir (x->request->dir, error))
-    return NULL;
+    {
+      for (gsize k = 0; k < result->n_pictures; k++)
+        g_unlink (result->pictures[k].path);
+      return NULL;
+    }
   return g_steal_pointer (&result);
 }
 

@@ -1,5 +1,9 @@
 /* images-common.h: what the image tests share: a VfImages on a simulator,
- * a scratch directory, pictures made to send, the simulator's truth. */
+ * a scratch directory, pictures made to send, the simulator's truth.
+ *
+ * Ownership: everything returned belongs to the caller (a directory's name
+ * is freed by images_test_rmdir); the simulator is borrowed.  A failure is
+ * a failed assertion, never an error return. */
 #pragma once
 
 #include "vf-images.h"
