@@ -529,7 +529,9 @@ perform_once (VfHttp *http, const VfHttpRequest *request, const char *method, gb
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, http->config.connect_timeout_s);
-  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_TIME, http->config.low_speed_time_s);
+  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_TIME,
+                    request->low_speed_time_s > 0 ? request->low_speed_time_s
+                                                  : http->config.low_speed_time_s);
   curl_easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT, http->config.low_speed_limit);
   curl_easy_setopt (curl, CURLOPT_TIMEOUT, total_timeout);
   curl_easy_setopt (curl, CURLOPT_USERAGENT, http->user_agent);

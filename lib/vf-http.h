@@ -80,7 +80,8 @@ typedef struct
   VfHttpHeadersFunc on_headers;
   VfHttpDataFunc on_data;
   gpointer user_data;
-  gsize max_body; /* 0: the config's */
+  gsize max_body;        /* 0: the config's */
+  long low_speed_time_s; /* 0: the config's (an answer that is minutes in the making sets more) */
   GCancellable *cancellable;
 } VfHttpRequest;
 

@@ -123,9 +123,8 @@ text_params (const char *text, char **ratio, char **resolution, gint64 *duration
     }
 }
 
-/* A data URL's bytes: "data:image/<fmt>;base64,..."; NULL if it is not one. */
-static guint8 *
-data_url_bytes (const char *url, char **type, gsize *len)
+guint8 *
+sim_data_url_bytes (const char *url, char **type, gsize *len)
 {
   const char *comma = strchr (url, ',');
   const char *semi = strstr (url, ";base64,");
@@ -171,7 +170,7 @@ check_media (json_t *content, json_t *files, const char **param)
         else
           return "expected first_frame, last_frame or reference_image";
         images++;
-        data = data_url_bytes (url, &media_type, &len);
+        data = sim_data_url_bytes (url, &media_type, &len);
         if (data)
           {
             json_t *d = sim_received_describe (role ? role : "first_frame", NULL, media_type, data,

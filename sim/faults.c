@@ -11,7 +11,11 @@
    | CALL_BIT (SIM_CALL_DELETE) | CALL_BIT (SIM_CALL_CONTENT) | CALL_BIT (SIM_CALL_REMIX)          \
    | CALL_BIT (SIM_CALL_EXTEND) | CALL_BIT (SIM_CALL_ARK_CREATE)                                   \
    | CALL_BIT (SIM_CALL_ARK_RETRIEVE) | CALL_BIT (SIM_CALL_ARK_LIST)                               \
-   | CALL_BIT (SIM_CALL_ARK_DELETE) | CALL_BIT (SIM_CALL_FILE))
+   | CALL_BIT (SIM_CALL_ARK_DELETE) | CALL_BIT (SIM_CALL_FILE) | IMAGE_CALLS                       \
+   | CALL_BIT (SIM_CALL_IMAGE_FILE))
+#define IMAGE_CALLS                                                                                \
+  (CALL_BIT (SIM_CALL_IMAGE_GENERATE) | CALL_BIT (SIM_CALL_IMAGE_EDIT)                             \
+   | CALL_BIT (SIM_CALL_ARK_IMAGE) | CALL_BIT (SIM_CALL_GEMINI_IMAGE))
 #define BYTE_CALLS (CALL_BIT (SIM_CALL_CONTENT) | CALL_BIT (SIM_CALL_FILE))
 #define CREATE_CALLS                                                                               \
   (CALL_BIT (SIM_CALL_CREATE) | CALL_BIT (SIM_CALL_REMIX) | CALL_BIT (SIM_CALL_EXTEND)             \
@@ -34,11 +38,11 @@ static const struct fault_kind_info kinds[SIM_FAULT_KIND_COUNT] = {
   [SIM_FAULT_429] = { "429", API_CALLS, "retry_after retry_after_ms" },
   [SIM_FAULT_5XX] = { "5xx", API_CALLS, "status" },
   [SIM_FAULT_SHOULD_RETRY] = { "should_retry", API_CALLS, "value" },
-  [SIM_FAULT_CUT] = { "cut", BYTE_CALLS, "after" },
+  [SIM_FAULT_CUT] = { "cut", BYTE_CALLS | IMAGE_CALLS, "after" },
   [SIM_FAULT_JSON_CONTENT] = { "json_content", BYTE_CALLS, "" },
-  [SIM_FAULT_SLOW] = { "slow", BYTE_CALLS, "rate" },
-  [SIM_FAULT_HANG_CREATE] = { "hang_create", CREATE_CALLS, "seconds" },
-  [SIM_FAULT_DROP_CREATE] = { "drop_create", CREATE_CALLS, "" },
+  [SIM_FAULT_SLOW] = { "slow", BYTE_CALLS | IMAGE_CALLS, "rate" },
+  [SIM_FAULT_HANG_CREATE] = { "hang_create", CREATE_CALLS | IMAGE_CALLS, "seconds" },
+  [SIM_FAULT_DROP_CREATE] = { "drop_create", CREATE_CALLS | IMAGE_CALLS, "" },
   [SIM_FAULT_UNKNOWN_STATE] = { "unknown_state", OBJECT_CALLS, "word" },
   [SIM_FAULT_HOSTILE_ID] = { "hostile_id", CREATE_CALLS, "kind" },
   [SIM_FAULT_OVERSIZE_JSON] = { "oversize_json", READ_CALLS, "bytes" },

@@ -70,7 +70,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *duration = NULL, *queue = NULL, *video_bytes = NULL, *style = NULL;
-  g_autofree char *refresh = NULL;
+  g_autofree char *refresh = NULL, *url_ttl = NULL;
   g_autofree char *latency = NULL, *rate = NULL, *rate_total = NULL;
   guint64 latency_ms = 0, rate_bytes = 0, rate_total_bytes = 0;
   int rate_limit = 0;
@@ -109,6 +109,8 @@ main (int argc, char **argv)
       "STYLE" },
     { "gateway-refresh", 0, 0, G_OPTION_ARG_STRING, &refresh,
       "Seconds between the newapi gateway's refreshes of its copy of each job (15)", "S" },
+    { "image-url-ttl", 0, 0, G_OPTION_ARG_STRING, &url_ttl,
+      "Seconds an image API's URL answer serves its picture (3600)", "S" },
     { "rate-limit", 0, 0, G_OPTION_ARG_INT, &rate_limit,
       "API requests allowed per minute, with x-ratelimit-* headers (0: no limit)", "N" },
     { "fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fault_specs, "Switch a fault on (repeatable)",
@@ -173,6 +175,9 @@ main (int argc, char **argv)
       g_set_error (&error, SIM_ERROR, 0, "--gateway-refresh: it must be more than 0");
       goto usage;
     }
+  sim.image_url_ttl_us = (gint64)3600 * G_USEC_PER_SEC;
+  if (!parse_seconds ("--image-url-ttl", url_ttl, &sim.image_url_ttl_us, &error))
+    goto usage;
   if (sim.token && !*sim.token)
     g_clear_pointer (&sim.token, g_free);
   if (!sim.fail_marker)
@@ -227,6 +232,7 @@ main (int argc, char **argv)
     ;
 
   sim_server_stop (daemon);
+  sim_pictures_cleanup ();
   sim_content_cleanup ();
   sim_jobs_shutdown ();
   sim_faults_clear ();

@@ -40,7 +40,9 @@ sim_reply_response (struct sim_request *req, unsigned int status, struct MHD_Res
   enum MHD_Result ret;
 
   MHD_add_response_header (response, "x-request-id", req->request_id);
-  if (req->route && (req->route->api == SIM_ROUTE_OPENAI || req->route->api == SIM_ROUTE_ARK))
+  if (req->route
+      && (req->route->api == SIM_ROUTE_OPENAI || req->route->api == SIM_ROUTE_ARK
+          || req->route->api == SIM_ROUTE_GEMINI))
     sim_ratelimit_headers (response);
   if (req->fd_body_len)
     req->acked_at_start = sim_bytes_acked (req->conn);
@@ -168,6 +170,21 @@ sim_reply_ark_error (struct sim_request *req, unsigned int status, const char *c
 
 /* --- the route table's answers --- */
 
+enum MHD_Result
+sim_reply_gemini_error (struct sim_request *req, unsigned int status, const char *status_word,
+                        const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  return sim_reply_json (req, status,
+                         json_pack ("{s:{s:i, s:s, s:s}}", "error", "code", (int)status, "message",
+                                    message, "status", status_word));
+}
+
 static gboolean
 is_ark (struct sim_request *req)
 {
@@ -200,6 +217,9 @@ sim_reply_bad_method (struct sim_request *req)
 enum MHD_Result
 sim_reply_unauthorized (struct sim_request *req)
 {
+  if (req->route->api == SIM_ROUTE_GEMINI)
+    return sim_reply_gemini_error (req, MHD_HTTP_UNAUTHORIZED, "UNAUTHENTICATED",
+                                   "Request had invalid authentication credentials.");
   if (is_ark (req))
     return sim_reply_ark_error (req, MHD_HTTP_UNAUTHORIZED, "AuthenticationError", "Unauthorized",
                                 NULL, "The API key in the request is missing or invalid.");

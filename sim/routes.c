@@ -15,6 +15,7 @@
 
 #define OPENAI SIM_ROUTE_OPENAI
 #define ARK SIM_ROUTE_ARK
+#define GEMINI SIM_ROUTE_GEMINI
 #define PLAIN SIM_ROUTE_PLAIN
 #define CONTROL SIM_ROUTE_CONTROL
 
@@ -47,6 +48,8 @@ static const struct sim_route routes[] = {
   { "GET", "/_sim/videos", sim_openai_list, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/videos", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
   { NULL, "/_sim/gateway", sim_reply_bad_method, CONTROL, SIM_CALL_CONTROL },
+  { "GET", "/_sim/images/{id}", sim_control_images, CONTROL, SIM_CALL_NONE },
+  { NULL, "/_sim/images/{id}", sim_reply_bad_method, CONTROL, SIM_CALL_NONE },
   { NULL, "/_sim/*", sim_reply_not_found, CONTROL, SIM_CALL_CONTROL },
 
   { "GET", "/files/?", sim_files_index, PLAIN, SIM_CALL_OTHER },
@@ -54,6 +57,13 @@ static const struct sim_route routes[] = {
   { "GET", "/files/{id}", sim_files_get, PLAIN, SIM_CALL_FILE },
   { NULL, "/files/{id}", sim_reply_bad_method, PLAIN, SIM_CALL_OTHER },
 
+  { "GET", "/images/{id}", sim_pictures_file, PLAIN, SIM_CALL_IMAGE_FILE },
+  { NULL, "/images/{id}", sim_reply_bad_method, PLAIN, SIM_CALL_OTHER },
+
+  { "POST", "/v1/images/generations", sim_images_generate, OPENAI, SIM_CALL_IMAGE_GENERATE },
+  { NULL, "/v1/images/generations", sim_reply_bad_method, OPENAI, SIM_CALL_OTHER },
+  { "POST", "/v1/images/edits", sim_images_edit, OPENAI, SIM_CALL_IMAGE_EDIT },
+  { NULL, "/v1/images/edits", sim_reply_bad_method, OPENAI, SIM_CALL_OTHER },
   { "POST", VIDEOS "/?", sim_openai_create, OPENAI, SIM_CALL_CREATE },
   { "POST", VIDEOS "/extensions", sim_openai_extend, OPENAI, SIM_CALL_EXTEND },
   { NULL, VIDEOS "/extensions", sim_reply_bad_method, OPENAI, SIM_CALL_OTHER },
@@ -74,7 +84,14 @@ static const struct sim_route routes[] = {
   { "GET", TASKS "/{id}", sim_ark_retrieve, ARK, SIM_CALL_ARK_RETRIEVE },
   { "DELETE", TASKS "/{id}", sim_ark_delete, ARK, SIM_CALL_ARK_DELETE },
   { NULL, TASKS "/{id}", sim_reply_bad_method, ARK, SIM_CALL_OTHER },
+  { "POST", "/api/v3/images/generations", sim_ark_images, ARK, SIM_CALL_ARK_IMAGE },
+  { NULL, "/api/v3/images/generations", sim_reply_bad_method, ARK, SIM_CALL_OTHER },
   { NULL, "/api/v3/*", sim_reply_not_found, ARK, SIM_CALL_OTHER },
+
+  { "POST", "/v1beta/models/{id}:generateContent", sim_gemini_generate, GEMINI,
+    SIM_CALL_GEMINI_IMAGE },
+  { NULL, "/v1beta/models/{id}:generateContent", sim_reply_bad_method, GEMINI, SIM_CALL_OTHER },
+  { NULL, "/v1beta/*", sim_reply_not_found, GEMINI, SIM_CALL_OTHER },
 
   { NULL, "*", sim_reply_not_found, PLAIN, SIM_CALL_OTHER },
 };
@@ -129,6 +146,10 @@ bearer_ok (struct sim_request *req)
   if (!sim.token)
     return TRUE;
   auth = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (req->route->api == SIM_ROUTE_GEMINI && !auth)
+    return g_strcmp0 (MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "x-goog-api-key"),
+                      sim.token)
+           == 0;
   return auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0 && g_str_equal (auth + 7, sim.token);
 }
 
@@ -159,19 +180,19 @@ sim_route_answer (struct sim_request *req)
 
   if (route->api == SIM_ROUTE_CONTROL)
     return route->handler (req);
-  if ((route->api == SIM_ROUTE_OPENAI || route->api == SIM_ROUTE_ARK) && !bearer_ok (req))
+  if (route->api != SIM_ROUTE_PLAIN && !bearer_ok (req))
     {
       sim_stats_unauthorized ();
       return sim_reply_unauthorized (req);
     }
   if (req->body_too_large)
     return sim_reply_too_large (req);
-  if (route->call == SIM_CALL_FILE
+  if ((route->call == SIM_CALL_FILE || route->call == SIM_CALL_IMAGE_FILE)
       && MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
     sim_stats_bearer_on_presigned ();
   if (error_fault (req, &ret))
     return ret;
-  if (route->api == SIM_ROUTE_OPENAI || route->api == SIM_ROUTE_ARK)
+  if (route->api != SIM_ROUTE_PLAIN)
     {
       gint64 retry_ms;
 

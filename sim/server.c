@@ -42,7 +42,8 @@ post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *fil
           = req->files->len ? g_ptr_array_index (req->files, req->files->len - 1) : NULL;
 
       req->form_has_file = TRUE;
-      if (!req->form_error && !g_str_equal (key, "input_reference"))
+      if (!req->form_error && !g_str_equal (key, "input_reference")
+          && req->call != SIM_CALL_IMAGE_EDIT)
         req->form_error = g_strdup (key);
       if (off + size > UPLOAD_CAP)
         {

@@ -38,6 +38,7 @@ struct sim_config
   gboolean tokenhot;
   gboolean newapi;           /* --style newapi: a reseller gateway (gateway.c) */
   gint64 gateway_refresh_us; /* how often the gateway's copy of a job is refreshed */
+  gint64 image_url_ttl_us;   /* how long an image API's URL answer serves its picture */
   char *tmpdir;
   char sig_key[33]; /* secret behind the ?sig= of pre-signed URLs */
   gint stopping;    /* atomic: set when the server shuts down */
@@ -72,6 +73,11 @@ enum sim_call
   SIM_CALL_ARK_RETRIEVE,
   SIM_CALL_ARK_LIST,
   SIM_CALL_ARK_DELETE,
+  SIM_CALL_IMAGE_GENERATE,
+  SIM_CALL_IMAGE_EDIT,
+  SIM_CALL_ARK_IMAGE,
+  SIM_CALL_GEMINI_IMAGE,
+  SIM_CALL_IMAGE_FILE,
   SIM_CALL_FILE,
   SIM_CALL_CONTROL,
   SIM_CALL_OTHER,
@@ -301,6 +307,7 @@ enum sim_route_api
 {
   SIM_ROUTE_OPENAI,
   SIM_ROUTE_ARK,
+  SIM_ROUTE_GEMINI,  /* the bearer or x-goog-api-key; Google's error shape */
   SIM_ROUTE_PLAIN,   /* /files and unknown paths: no bearer, OpenAI's error shape */
   SIM_ROUTE_CONTROL, /* /_sim/: no bearer, no forms, no body limit, no faults */
 };
@@ -399,6 +406,10 @@ enum MHD_Result sim_reply_openai_error (struct sim_request *req, unsigned int st
 enum MHD_Result sim_reply_ark_error (struct sim_request *req, unsigned int status, const char *code,
                                      const char *type, const char *param, const char *format, ...)
     G_GNUC_PRINTF (6, 7);
+/* Google's error shape: {"error": {code, message, status}}. */
+enum MHD_Result sim_reply_gemini_error (struct sim_request *req, unsigned int status,
+                                        const char *status_word, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
 /* The answers the route table and its steps give, in the shape of the
  * request's route: 404, 405, 401 and 413. */
 enum MHD_Result sim_reply_not_found (struct sim_request *req);
@@ -425,6 +436,8 @@ enum MHD_Result sim_openai_extend (struct sim_request *req);
 json_t *sim_openai_video_json (const struct sim_job_view *view, const char *state_word);
 
 /* ark.c */
+/* A data URL's bytes: "data:image/<fmt>;base64,..."; NULL if it is not one. */
+guint8 *sim_data_url_bytes (const char *url, char **type, gsize *len);
 enum MHD_Result sim_ark_create (struct sim_request *req);
 enum MHD_Result sim_ark_retrieve (struct sim_request *req);
 enum MHD_Result sim_ark_list (struct sim_request *req);
@@ -447,6 +460,28 @@ gboolean sim_gateway_seedance_spec (json_t *params, struct sim_job_spec *spec, c
 /* What the gateway adds to a Video object: an early completed_at, and a
  * Seedance job's metadata (with its url once completed). */
 void sim_gateway_video_fields (const struct sim_job_view *view, json_t *video);
+
+/* pictures.c: what the image APIs make, kept per request id */
+/* "image/png" for png (and anything else), jpeg, jpg, webp. */
+const char *sim_picture_mime (const char *format);
+/* n pictures of `mime`, width x height, unique to `rid`, kept for
+ * /_sim/images and URL answers; an array of GBytes. */
+GPtrArray *sim_pictures_make (const char *rid, const char *mime, int width, int height, guint n,
+                              gboolean noise, GError **error);
+/* http://127.0.0.1:PORT/images/RID-N.EXT (index from 0) */
+char *sim_picture_url (const char *rid, guint index, const char *mime);
+enum MHD_Result sim_pictures_file (struct sim_request *req);
+enum MHD_Result sim_control_images (struct sim_request *req);
+void sim_pictures_cleanup (void);
+
+/* images.c: the image APIs */
+/* 200 with `body` (consumed), after the held-answer faults (hang_create,
+ * drop_create), through the cut and slow faults. */
+enum MHD_Result sim_images_reply (struct sim_request *req, json_t *body);
+enum MHD_Result sim_images_generate (struct sim_request *req);
+enum MHD_Result sim_images_edit (struct sim_request *req);
+enum MHD_Result sim_ark_images (struct sim_request *req);
+enum MHD_Result sim_gemini_generate (struct sim_request *req);
 
 /* files.c: pre-signed downloads and the HTML index */
 enum MHD_Result sim_files_index (struct sim_request *req);
