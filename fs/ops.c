@@ -71,9 +71,9 @@ vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   if (conn->capable & FUSE_CAP_READDIRPLUS)
     conn->want |= FUSE_CAP_READDIRPLUS;
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-  /* With attr_timeout 0 this would cost a GETATTR per read of a cached page.
-   * Nothing needs it: content never changes once it exists, live files are
-   * direct_io, and prompt files change only through the mount. */
+  /* Once attributes expire this would cost a GETATTR per read of a cached
+   * page.  Nothing needs it: content never changes once it exists, live
+   * files are direct_io, and prompt files change only through the mount. */
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_SPLICE_WRITE)
     conn->want |= FUSE_CAP_SPLICE_WRITE;
