@@ -61,10 +61,12 @@ def test_many_unfinished_jobs_are_refreshed_by_pages(sim, tmp_path):
                 done[e["job"]] = e["time"]
         api = {j["id"]: j["completed_at"] for j in sim.jobs("test-token")}
         late = []
+        # completed_at is in whole seconds; under ASan the daemon's 900
+        # size probes of 300 jobs finishing together take seconds more
+        allowed = 2 * POLL + 1 + (3 if SANITIZED else 0)
         for n in names:
             ident = read(m.path("jobs", n, "id")).strip()
-            # completed_at is in whole seconds
-            if done[n] - api[ident] > 2 * POLL + 1:
+            if done[n] - api[ident] > allowed:
                 late.append((n, done[n] - api[ident]))
         assert not late, late
         m.umount()
