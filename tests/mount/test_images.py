@@ -513,6 +513,27 @@ def test_kill_9_in_flight_is_unknown_and_never_resent(mounts, sim):
     assert counts(sim) == only("image_generate", 2)
 
 
+@pytest.mark.parametrize("fault", ["cut:after=100", "drop_create"])
+def test_a_lost_answer_is_unknown_and_never_resent(mounts, sim, fault):
+    sim.fault(fault + ("," if ":" in fault else ":") + "call=image_generate")
+    m = mounts("image_wait=0")
+    p = img(m, "cut.txt")
+    write(p, "---\nsize: 64x64\n---\na kite in the wind\n")
+    wait_status(m, "cut", UNKNOWN, timeout=15)
+    assert status(m, "cut") == UNKNOWN
+    assert read(img(m, "cut", "error")).strip()
+    assert pictures(m, "cut") == []
+    sim.clear_faults()
+    time.sleep(2)
+    assert counts(sim) == only("image_generate")
+    with pytest.raises(PermissionError):
+        open(p, "w")
+    remount(m)
+    assert status(m, "cut") == UNKNOWN
+    time.sleep(1)
+    assert counts(sim) == only("image_generate")
+
+
 def test_kill_9_after_the_answer_never_sends_again(mounts, sim):
     m = mounts("image_wait=0")
     delays = (0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3)
