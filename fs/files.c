@@ -1,4 +1,5 @@
-/* files.c: the prompt and scratch files of jobs/, kept in STATE_DIR/files/.
+/* files.c: the prompt and scratch files of jobs/ and images/, kept in
+ * STATE_DIR/files/ and STATE_DIR/images/files/.
  *
  * When is a prompt file submitted?  The contract says: once, when the last
  * handle that wrote it is closed, or when a scratch file is renamed onto its
@@ -60,10 +61,8 @@ is_dirty (const VfFileHandle *fh)
 }
 
 gboolean
-vf_files_init (VfFs *fs, const char *state_dir, GError **error)
+vf_files_init (VfSpace *sp, const char *dir, GError **error)
 {
-  g_autofree char *dir = g_build_filename (state_dir, "files", NULL);
-
   if (g_mkdir_with_parents (dir, 0700) < 0)
     {
       int e = errno;
@@ -71,27 +70,29 @@ vf_files_init (VfFs *fs, const char *state_dir, GError **error)
                    g_strerror (e));
       return FALSE;
     }
-  fs->files_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fs->files_fd < 0)
+  sp->files_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sp->files_fd < 0)
     {
       int e = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot open %s: %s", dir,
                    g_strerror (e));
       return FALSE;
     }
-  g_mutex_init (&fs->files_lock);
-  fs->files = g_hash_table_new (g_str_hash, g_str_equal);
+  g_mutex_init (&sp->files_lock);
+  sp->files = g_hash_table_new (g_str_hash, g_str_equal);
   return TRUE;
 }
 
 void
-vf_files_shutdown (VfFs *fs)
+vf_files_shutdown (VfSpace *sp)
 {
-  if (fs->files_fd >= 0)
-    close (fs->files_fd);
-  fs->files_fd = -1;
-  g_clear_pointer (&fs->files, g_hash_table_unref);
-  g_mutex_clear (&fs->files_lock);
+  if (!sp->files)
+    return;
+  if (sp->files_fd >= 0)
+    close (sp->files_fd);
+  sp->files_fd = -1;
+  g_clear_pointer (&sp->files, g_hash_table_unref);
+  g_mutex_clear (&sp->files_lock);
 }
 
 static gboolean
@@ -114,52 +115,52 @@ check_new_name (const char *name)
 }
 
 static gboolean
-is_submitted (VfFs *fs, const char *name)
+is_submitted (VfSpace *sp, const char *name)
 {
-  return is_prompt (name) && vf_jobs_is_submitted (fs->jobs, name);
+  return is_prompt (name) && vf_jobs_is_submitted (sp->jobs, name);
 }
 
 /* A submitted prompt file shows as read-only. */
 static void
-adjust_mode (VfFs *fs, const char *name, struct stat *st)
+adjust_mode (VfSpace *sp, const char *name, struct stat *st)
 {
-  if (is_submitted (fs, name))
+  if (is_submitted (sp, name))
     st->st_mode &= ~(mode_t)0222;
 }
 
 int
-vf_files_stat (VfFs *fs, const char *name, struct stat *st)
+vf_files_stat (VfSpace *sp, const char *name, struct stat *st)
 {
-  if (fstatat (fs->files_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+  if (fstatat (sp->files_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
     return -errno;
   if (!S_ISREG (st->st_mode))
     return -ENOENT;
-  adjust_mode (fs, name, st);
+  adjust_mode (sp, name, st);
   return 0;
 }
 
 char *
-vf_files_name (VfFs *fs, VfFileHandle *fh)
+vf_files_name (VfSpace *sp, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
   return g_strdup (fh->file->name);
 }
 
 int
-vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st)
+vf_files_fstat (VfSpace *sp, VfFileHandle *fh, struct stat *st)
 {
-  g_autofree char *name = vf_files_name (fs, fh);
+  g_autofree char *name = vf_files_name (sp, fh);
 
   if (fstat (fh->fd, st) < 0)
     return -errno;
-  adjust_mode (fs, name, st);
+  adjust_mode (sp, name, st);
   return 0;
 }
 
 int
-vf_files_list (VfFs *fs, GHashTable *skip, GArray *list)
+vf_files_list (VfSpace *sp, GHashTable *skip, GArray *list)
 {
-  int fd = openat (fs->files_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = openat (sp->files_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
   DIR *dir = fdopendir (fd);
@@ -176,7 +177,7 @@ vf_files_list (VfFs *fs, GHashTable *skip, GArray *list)
         continue;
       if (g_hash_table_contains (skip, d->d_name))
         continue;
-      VfDirEntry e = { g_strdup (d->d_name), S_IFREG, -1, TRUE };
+      VfDirEntry e = { g_strdup (d->d_name), S_IFREG, -1, sp };
       g_array_append_val (list, e);
     }
   closedir (dir);
@@ -185,33 +186,33 @@ vf_files_list (VfFs *fs, GHashTable *skip, GArray *list)
 
 /* Attaches a new handle to the record for `name`, made on first use. */
 static void
-file_attach (VfFs *fs, const char *name, VfFileHandle *fh)
+file_attach (VfSpace *sp, const char *name, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
-  struct vf_file *file = g_hash_table_lookup (fs->files, name);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
+  struct vf_file *file = g_hash_table_lookup (sp->files, name);
 
   if (!file)
     {
       file = g_new0 (struct vf_file, 1);
       file->name = g_strdup (name);
       file->handles = g_ptr_array_new ();
-      g_hash_table_insert (fs->files, file->name, file);
+      g_hash_table_insert (sp->files, file->name, file);
     }
   g_ptr_array_add (file->handles, fh);
   fh->file = file;
 }
 
 static void
-file_detach (VfFs *fs, VfFileHandle *fh)
+file_detach (VfSpace *sp, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
   struct vf_file *file = fh->file;
 
   g_ptr_array_remove_fast (file->handles, fh);
   if (file->handles->len > 0)
     return;
   if (file->name)
-    g_hash_table_remove (fs->files, file->name);
+    g_hash_table_remove (sp->files, file->name);
   g_ptr_array_unref (file->handles);
   g_free (file->name);
   g_free (file);
@@ -220,40 +221,40 @@ file_detach (VfFs *fs, VfFileHandle *fh)
 /* Keeps the records in step with a rename or unlink (to == NULL) done on
  * disk.  Called with files_lock held. */
 static void
-files_moved (VfFs *fs, const char *from, const char *to)
+files_moved (VfSpace *sp, const char *from, const char *to)
 {
-  struct vf_file *replaced = to ? g_hash_table_lookup (fs->files, to) : NULL;
-  struct vf_file *file = g_hash_table_lookup (fs->files, from);
+  struct vf_file *replaced = to ? g_hash_table_lookup (sp->files, to) : NULL;
+  struct vf_file *file = g_hash_table_lookup (sp->files, from);
 
   if (replaced && replaced != file)
     {
-      g_hash_table_remove (fs->files, to);
+      g_hash_table_remove (sp->files, to);
       g_clear_pointer (&replaced->name, g_free);
     }
   if (!file)
     return;
-  g_hash_table_remove (fs->files, from);
+  g_hash_table_remove (sp->files, from);
   g_free (file->name);
   file->name = g_strdup (to);
   if (file->name)
-    g_hash_table_insert (fs->files, file->name, file);
+    g_hash_table_insert (sp->files, file->name, file);
 }
 
 int
-vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean create,
+vf_files_open (VfSpace *sp, const char *name, int flags, mode_t mode, gboolean create,
                VfFileHandle **out)
 {
   int acc = flags & O_ACCMODE;
   gboolean writable = acc != O_RDONLY;
   int oflags;
 
-  if ((writable || (flags & O_TRUNC)) && is_submitted (fs, name))
+  if ((writable || (flags & O_TRUNC)) && is_submitted (sp, name))
     return -EACCES;
   if (create && check_new_name (name) < 0)
     return -EINVAL;
-  if (create && fs->jobs && name[0] != '.')
+  if (create && sp->jobs && name[0] != '.')
     {
-      g_autoptr (VfJobInfo) job = vf_jobs_get (fs->jobs, name);
+      g_autoptr (VfJobInfo) job = vf_jobs_get (sp->jobs, name);
       if (job)
         return -EEXIST;
     }
@@ -263,7 +264,7 @@ vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean crea
            | (flags & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC));
   if (create)
     oflags |= O_CREAT | (flags & O_EXCL);
-  int fd = openat (fs->files_fd, name, oflags, mode & 07777);
+  int fd = openat (sp->files_fd, name, oflags, mode & 07777);
   if (fd < 0)
     return -errno;
 
@@ -271,7 +272,7 @@ vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean crea
   fh->fd = fd;
   fh->writable = writable;
   vf_prompt_check_init (&fh->check);
-  file_attach (fs, name, fh);
+  file_attach (sp, name, fh);
   *out = fh;
   return 0;
 }
@@ -284,9 +285,9 @@ vf_files_read (VfFileHandle *fh, char *buf, size_t size, off_t offset)
 }
 
 int
-vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t offset)
+vf_files_write (VfSpace *sp, VfFileHandle *fh, const char *buf, size_t size, off_t offset)
 {
-  g_autofree char *name = vf_files_name (fs, fh);
+  g_autofree char *name = vf_files_name (sp, fh);
   size_t done = 0;
 
   if (fh->refused)
@@ -295,13 +296,13 @@ vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t 
     {
       g_autoptr (GError) error = NULL;
 
-      if (vf_jobs_is_submitted (fs->jobs, name))
+      if (vf_jobs_is_submitted (sp->jobs, name))
         return -EACCES;
       if (!vf_prompt_check_write (&fh->check, offset, buf, size, &error))
         {
           vf_debug ("write %s: %s", name, error->message);
           fh->refused = vf_error_to_errno (error);
-          vf_jobs_reject (fs->jobs, name, error);
+          vf_jobs_reject (sp->jobs, name, error);
           return -fh->refused;
         }
     }
@@ -321,7 +322,7 @@ vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t 
     }
 
   {
-    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+    g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
     if (!is_dirty (fh))
       {
         fh->dirty = TRUE;
@@ -334,7 +335,7 @@ vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t 
 /* Sends the whole file behind `fd` as prompt file `name`.  An empty file is
  * a draft: nothing is sent. */
 static int
-submit (VfFs *fs, int fd, const char *name)
+submit (VfSpace *sp, int fd, const char *name)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *data = g_malloc (SUBMIT_READ_MAX);
@@ -357,7 +358,7 @@ submit (VfFs *fs, int fd, const char *name)
       return 0;
     }
   vf_debug ("submitting %s (%zu bytes)", name, len);
-  if (!vf_jobs_submit (fs->jobs, name, data, len, &error))
+  if (!vf_jobs_submit (sp->jobs, name, data, len, &error))
     {
       int e = vf_error_to_errno (error);
       vf_debug ("submitting %s failed: %s (%s)", name, error->message, g_strerror (e));
@@ -370,9 +371,9 @@ submit (VfFs *fs, int fd, const char *name)
 /* Decides, under the lock, whether closing `fh` now submits its file;
  * returns the file's current name then. */
 static char *
-take_submission (VfFs *fs, VfFileHandle *fh)
+take_submission (VfSpace *sp, VfFileHandle *fh)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
   struct vf_file *file = fh->file;
   gboolean mine = is_dirty (fh);
   gboolean others = FALSE;
@@ -390,39 +391,39 @@ take_submission (VfFs *fs, VfFileHandle *fh)
       return NULL;
     }
   file->pending = FALSE;
-  if (!is_prompt (file->name) || vf_jobs_is_submitted (fs->jobs, file->name))
+  if (!is_prompt (file->name) || vf_jobs_is_submitted (sp->jobs, file->name))
     return NULL;
   return g_strdup (file->name);
 }
 
 int
-vf_files_flush (VfFs *fs, VfFileHandle *fh)
+vf_files_flush (VfSpace *sp, VfFileHandle *fh)
 {
   if (!fh->writable)
     return 0;
-  g_autofree char *name = take_submission (fs, fh);
+  g_autofree char *name = take_submission (sp, fh);
   if (fh->refused)
     return -fh->refused;
   if (!name)
     return 0;
-  return submit (fs, fh->fd, name);
+  return submit (sp, fh->fd, name);
 }
 
 void
-vf_files_release (VfFs *fs, VfFileHandle *fh)
+vf_files_release (VfSpace *sp, VfFileHandle *fh)
 {
   if (fh->writable)
     {
-      g_autofree char *name = take_submission (fs, fh);
+      g_autofree char *name = take_submission (sp, fh);
       if (name)
         {
-          int res = submit (fs, fh->fd, name);
+          int res = submit (sp, fh->fd, name);
           if (res < 0)
             vf_debug ("release %s: submission failed: %s", name, g_strerror (-res));
         }
     }
   close (fh->fd);
-  file_detach (fs, fh);
+  file_detach (sp, fh);
   g_free (fh);
 }
 
@@ -434,12 +435,12 @@ vf_files_fsync (VfFileHandle *fh, int datasync)
 }
 
 int
-vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
+vf_files_truncate (VfSpace *sp, const char *name, VfFileHandle *fh, off_t size)
 {
-  g_autofree char *cur = fh ? vf_files_name (fs, fh) : g_strdup (name);
+  g_autofree char *cur = fh ? vf_files_name (sp, fh) : g_strdup (name);
   int res;
 
-  if (is_submitted (fs, cur))
+  if (is_submitted (sp, cur))
     return -EACCES;
   /* as by write(): a prompt file may not grow past the limit */
   if (is_prompt (cur) && size > VF_PROMPT_MAX)
@@ -448,7 +449,7 @@ vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
     res = ftruncate (fh->fd, size);
   else
     {
-      int fd = openat (fs->files_fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      int fd = openat (sp->files_fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0)
         return -errno;
       res = ftruncate (fd, size);
@@ -464,58 +465,58 @@ vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size)
 }
 
 int
-vf_files_chmod (VfFs *fs, const char *name, VfFileHandle *fh, mode_t mode)
+vf_files_chmod (VfSpace *sp, const char *name, VfFileHandle *fh, mode_t mode)
 {
-  g_autofree char *cur = fh ? vf_files_name (fs, fh) : g_strdup (name);
+  g_autofree char *cur = fh ? vf_files_name (sp, fh) : g_strdup (name);
   int res;
 
   /* Editors and cp -p restore a mode after saving; a submitted prompt
    * stays read-only whatever they ask, and the request succeeds. */
-  if (is_submitted (fs, cur))
+  if (is_submitted (sp, cur))
     return 0;
   if (fh)
     res = fchmod (fh->fd, mode & 07777);
   else
-    res = fchmodat (fs->files_fd, name, mode & 07777, 0);
+    res = fchmodat (sp->files_fd, name, mode & 07777, 0);
   return res < 0 ? -errno : 0;
 }
 
 int
-vf_files_utimens (VfFs *fs, const char *name, VfFileHandle *fh, const struct timespec tv[2])
+vf_files_utimens (VfSpace *sp, const char *name, VfFileHandle *fh, const struct timespec tv[2])
 {
   int res;
 
   if (fh)
     res = futimens (fh->fd, tv);
   else
-    res = utimensat (fs->files_fd, name, tv, AT_SYMLINK_NOFOLLOW);
+    res = utimensat (sp->files_fd, name, tv, AT_SYMLINK_NOFOLLOW);
   return res < 0 ? -errno : 0;
 }
 
 int
-vf_files_unlink (VfFs *fs, const char *name)
+vf_files_unlink (VfSpace *sp, const char *name)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
 
-  if (unlinkat (fs->files_fd, name, 0) < 0)
+  if (unlinkat (sp->files_fd, name, 0) < 0)
     return -errno;
-  files_moved (fs, name, NULL);
+  files_moved (sp, name, NULL);
   return 0;
 }
 
 /* `sends`: the rename submits the file, so what its handles wrote so far
  * is sent by it and not again when they close. */
 static int
-rename_on_disk (VfFs *fs, const char *from, const char *to, unsigned int flags, gboolean sends)
+rename_on_disk (VfSpace *sp, const char *from, const char *to, unsigned int flags, gboolean sends)
 {
-  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->files_lock);
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&sp->files_lock);
 
-  if (renameat2 (fs->files_fd, from, fs->files_fd, to, flags) < 0)
+  if (renameat2 (sp->files_fd, from, sp->files_fd, to, flags) < 0)
     return -errno;
-  files_moved (fs, from, to);
+  files_moved (sp, from, to);
   if (sends)
     {
-      struct vf_file *file = g_hash_table_lookup (fs->files, to);
+      struct vf_file *file = g_hash_table_lookup (sp->files, to);
       if (file)
         {
           file->epoch++;
@@ -526,16 +527,16 @@ rename_on_disk (VfFs *fs, const char *from, const char *to, unsigned int flags, 
 }
 
 int
-vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags)
+vf_files_rename (VfSpace *sp, const char *from, const char *to, unsigned int flags)
 {
   struct stat st;
   int res;
 
   if (flags & RENAME_EXCHANGE)
     return -EINVAL;
-  if (is_submitted (fs, from) || is_submitted (fs, to))
+  if (is_submitted (sp, from) || is_submitted (sp, to))
     return -EACCES;
-  if (fstatat (fs->files_fd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
+  if (fstatat (sp->files_fd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return -errno;
   if (!S_ISREG (st.st_mode))
     return -ENOENT;
@@ -544,32 +545,32 @@ vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags)
     return res;
   if (to[0] != '.')
     {
-      g_autoptr (VfJobInfo) job = vf_jobs_get (fs->jobs, to);
+      g_autoptr (VfJobInfo) job = vf_jobs_get (sp->jobs, to);
       if (job)
         return -EISDIR;
     }
 
   gboolean sends = is_prompt (to) && st.st_size > 0;
-  res = rename_on_disk (fs, from, to, flags, sends);
+  res = rename_on_disk (sp, from, to, flags, sends);
   if (res < 0 || !sends)
     return res;
 
   /* A save by rename (editors, rsync, GIO): the file is in place under its
    * prompt name whatever the API says, so that a refused prompt can be
    * fixed and saved again; rename() returns the API's answer. */
-  int fd = openat (fs->files_fd, to, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = openat (sp->files_fd, to, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return -errno;
-  res = submit (fs, fd, to);
+  res = submit (sp, fd, to);
   close (fd);
   return res;
 }
 
 int
-vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags)
+vf_files_rename_job (VfSpace *sp, const char *from, const char *to, unsigned int flags)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (VfJobInfo) job = vf_jobs_get (fs->jobs, from);
+  g_autoptr (VfJobInfo) job = vf_jobs_get (sp->jobs, from);
   g_autofree char *new_prompt = NULL;
   struct stat st;
   gboolean move_prompt = FALSE;
@@ -585,20 +586,20 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
   if (!vf_prompt_name (new_prompt, NULL))
     return -EINVAL;
   {
-    g_autoptr (VfJobInfo) other = vf_jobs_get (fs->jobs, to);
+    g_autoptr (VfJobInfo) other = vf_jobs_get (sp->jobs, to);
     if (other)
       return -ENOTEMPTY;
   }
   if (job->prompt_file)
     {
-      if (fstatat (fs->files_fd, new_prompt, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      if (fstatat (sp->files_fd, new_prompt, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return -EEXIST;
-      move_prompt = fstatat (fs->files_fd, job->prompt_file, &st, AT_SYMLINK_NOFOLLOW) == 0;
+      move_prompt = fstatat (sp->files_fd, job->prompt_file, &st, AT_SYMLINK_NOFOLLOW) == 0;
     }
-  if (fstatat (fs->files_fd, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+  if (fstatat (sp->files_fd, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
     return -ENOTDIR;
 
-  if (!vf_jobs_rename (fs->jobs, from, to, &error))
+  if (!vf_jobs_rename (sp->jobs, from, to, &error))
     {
       vf_debug ("rename job %s -> %s: %s", from, to, error->message);
       if (g_error_matches (error, VF_ERROR, VF_ERROR_CONFLICT))
@@ -607,7 +608,7 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
     }
   if (move_prompt)
     {
-      int res = rename_on_disk (fs, job->prompt_file, new_prompt, RENAME_NOREPLACE, FALSE);
+      int res = rename_on_disk (sp, job->prompt_file, new_prompt, RENAME_NOREPLACE, FALSE);
       if (res < 0)
         vf_debug ("moving %s to %s: %s", job->prompt_file, new_prompt, g_strerror (-res));
     }
@@ -615,10 +616,10 @@ vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int fl
 }
 
 int
-vf_files_access (VfFs *fs, const char *name, int mask)
+vf_files_access (VfSpace *sp, const char *name, int mask)
 {
   struct stat st;
-  int res = vf_files_stat (fs, name, &st);
+  int res = vf_files_stat (sp, name, &st);
 
   if (res < 0)
     return res;
@@ -630,23 +631,32 @@ vf_files_access (VfFs *fs, const char *name, int mask)
 }
 
 int
-vf_files_statfs (VfFs *fs, struct statvfs *st)
+vf_files_statfs (VfSpace *sp, struct statvfs *st)
 {
-  return fstatvfs (fs->files_fd, st) < 0 ? -errno : 0;
+  return fstatvfs (sp->files_fd, st) < 0 ? -errno : 0;
 }
 
 /* The whole content file `entry` of job `name`, fetched first if needed,
  * as a copy in memory (the cache's own file may not be under its final
  * name yet). */
 static int
-open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
+open_job_file (VfSpace *sp, const char *name, const char *entry, GError **error)
 {
-  g_autoptr (VfJobInfo) info = vf_jobs_get (fs->jobs, name);
+  g_autoptr (VfJobInfo) info = vf_jobs_get (sp->jobs, name);
 
   if (!info)
     {
       vf_set_error (error, VF_ERROR_INVALID, "there is no job %s", name);
       return -1;
+    }
+  if (info->picture)
+    {
+      int fd = vf_jobs_open_picture (sp->jobs, name, entry);
+
+      if (fd < 0)
+        vf_set_error (error, VF_ERROR_INVALID, "%s/%s is not there (the job is %s)", name, entry,
+                      g_strchomp (info->status));
+      return fd < 0 ? -1 : fd;
     }
   for (int v = 0; v < VF_N_VARIANTS; v++)
     {
@@ -675,7 +685,7 @@ open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
         {
           int piece = -1;
           gssize n
-              = vf_jobs_read_fd (fs->jobs, name, FALSE, v, 1024 * 1024, done, &piece, NULL, error);
+              = vf_jobs_read_fd (sp->jobs, name, FALSE, v, 1024 * 1024, done, &piece, NULL, error);
           gboolean ok = n > 0 && pread (piece, buf, (size_t)n, done) == n
                         && pwrite (fd, buf, (size_t)n, done) == n;
 
@@ -701,7 +711,7 @@ open_job_file (VfFs *fs, const char *name, const char *entry, GError **error)
 int
 vf_files_open_input (const char *file, gpointer user_data, GError **error)
 {
-  VfFs *fs = user_data;
+  VfSpace *sp = user_data;
   const char *slash = strchr (file, '/');
   int fd;
 
@@ -711,19 +721,19 @@ vf_files_open_input (const char *file, gpointer user_data, GError **error)
 
       if (strchr (slash + 1, '/'))
         {
-          vf_set_error (error, VF_ERROR_INVALID, "%s is neither a file in jobs/ nor NAME/FILE",
-                        file);
+          vf_set_error (error, VF_ERROR_INVALID, "%s is neither a file in %s/ nor NAME/FILE", file,
+                        sp->dir);
           return -1;
         }
-      return open_job_file (fs, name, slash + 1, error);
+      return open_job_file (sp, name, slash + 1, error);
     }
-  fd = openat (fs->files_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  fd = openat (sp->files_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     {
       int e = errno;
 
       /* A job directory of that name is not a file. */
-      g_autoptr (VfJobInfo) info = e == ENOENT ? vf_jobs_get (fs->jobs, file) : NULL;
+      g_autoptr (VfJobInfo) info = e == ENOENT ? vf_jobs_get (sp->jobs, file) : NULL;
       vf_set_error (error, VF_ERROR_INVALID, "cannot open %s: %s", file,
                     info ? "it is a job directory" : g_strerror (e));
     }

@@ -60,7 +60,7 @@ vf_handle_release (VfFs *fs, VfHandle *h)
 {
   vf_notify_forget (fs, h);
   if (h->file)
-    vf_files_release (fs, h->file);
+    vf_files_release (h->node.space, h->file);
   vf_handle_free (fs, h);
 }
 

@@ -38,16 +38,38 @@ check_token (VfClient *client, const char *endpoint, GError **error)
   return TRUE;
 }
 
+/* jobs/ and images/, before their tables and stores are opened. */
+static void
+init_spaces (VfFs *fs)
+{
+  static const char *const dirs[VF_N_SPACES] = { "jobs", "images" };
+
+  for (int i = 0; i < VF_N_SPACES; i++)
+    {
+      VfSpace *space = &fs->spaces[i];
+
+      space->kind = (VfSpaceKind)i;
+      space->dir = dirs[i];
+      space->files_fd = -1;
+      space->fs = fs;
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   struct fuse_args args = FUSE_ARGS_INIT (argc, argv);
   VfOptions opts = { 0 };
   VfSettings set = { 0 };
-  VfFs fs = { .files_fd = -1 };
+  VfFs fs = { 0 };
   g_autoptr (GError) error = NULL;
   char *token = NULL;
   VfClient *client = NULL;
+  VfImages *images = NULL;
+  g_autofree char *images_state = NULL;
+  g_autofree char *images_cache = NULL;
+  g_autofree char *jobs_files = NULL;
+  g_autofree char *images_files = NULL;
   struct fuse *fuse;
   struct fuse_session *se;
   int ret = 1;
@@ -93,6 +115,18 @@ main (int argc, char **argv)
   if (!client)
     goto out1;
 
+  VfImagesConfig ic;
+  vf_images_config_init (&ic);
+  ic.endpoint = opts.endpoint;
+  ic.ark_endpoint = opts.ark_endpoint;
+  ic.gemini_endpoint = opts.gemini_endpoint;
+  ic.token = token;
+  ic.routes = (const char *const *)set.image_routes;
+  images = vf_images_new (&ic, &error);
+  if (!images)
+    goto out2;
+  init_spaces (&fs);
+
   VfJobsConfig jc;
   vf_jobs_config_init (&jc);
   jc.client = client;
@@ -105,19 +139,35 @@ main (int argc, char **argv)
   jc.cache_max = set.cache_max;
   jc.events_max = set.events_max;
   jc.changed = vf_notify_changed;
-  jc.user_data = &fs;
+  jc.user_data = &fs.spaces[VF_SPACE_JOBS];
   jc.open_input = vf_files_open_input;
-  jc.open_input_data = &fs;
+  jc.open_input_data = &fs.spaces[VF_SPACE_JOBS];
   fs.uid = getuid ();
   fs.gid = getgid ();
   fs.mount_us = g_get_real_time ();
   vf_notify_init (&fs);
   vf_handles_init (&fs);
-  fs.jobs = vf_jobs_open (&jc, &error);
+  fs.jobs = fs.spaces[VF_SPACE_JOBS].jobs = vf_jobs_open (&jc, &error);
   if (!fs.jobs)
     goto out2; /* G_IO_ERROR_BUSY: "state dir ... is in use by another videofs (pid N)" */
-  if (!vf_files_init (&fs, opts.state_dir, &error))
+  /* images/: a table of its own, in STATE_DIR/images and CACHE_DIR/images */
+  images_state = g_build_filename (opts.state_dir, "images", NULL);
+  images_cache = g_build_filename (opts.cache_dir, "images", NULL);
+  jc.state_dir = images_state;
+  jc.cache_dir = images_cache;
+  jc.defaults = (VfPromptDefaults){ .model = set.image_model, .picture = TRUE };
+  jc.prefetch = FALSE;
+  jc.images = images;
+  jc.image_wait_s = set.image_wait_s;
+  jc.user_data = jc.open_input_data = &fs.spaces[VF_SPACE_IMAGES];
+  fs.spaces[VF_SPACE_IMAGES].jobs = vf_jobs_open (&jc, &error);
+  if (!fs.spaces[VF_SPACE_IMAGES].jobs)
     goto out3;
+  jobs_files = g_build_filename (opts.state_dir, "files", NULL);
+  images_files = g_build_filename (images_state, "files", NULL);
+  if (!vf_files_init (&fs.spaces[VF_SPACE_JOBS], jobs_files, &error)
+      || !vf_files_init (&fs.spaces[VF_SPACE_IMAGES], images_files, &error))
+    goto out4;
   if (!check_token (client, opts.endpoint, &error))
     goto out4;
 
@@ -153,6 +203,7 @@ main (int argc, char **argv)
   vf_notify_ready (&fs);
   vf_watch_start (&fs, set.mountpoint, set.poll_s);
   vf_jobs_start (fs.jobs);
+  vf_jobs_start (fs.spaces[VF_SPACE_IMAGES].jobs);
   vf_debug ("mounted %s on %s (state %s, cache %s)", opts.endpoint, set.mountpoint, opts.state_dir,
             opts.cache_dir);
 
@@ -179,13 +230,16 @@ out6:
 out5:
   vf_interrupt_shutdown ();
 out4:
-  vf_files_shutdown (&fs);
+  vf_files_shutdown (&fs.spaces[VF_SPACE_JOBS]);
+  vf_files_shutdown (&fs.spaces[VF_SPACE_IMAGES]);
 out3:
+  vf_jobs_close (fs.spaces[VF_SPACE_IMAGES].jobs);
   vf_jobs_close (fs.jobs);
-  vf_watch_free (&fs); /* after the job table: no more changes come */
+  vf_watch_free (&fs); /* after the job tables: no more changes come */
 out2:
   vf_handles_clear (&fs);
   vf_notify_clear (&fs);
+  vf_images_free (images);
   vf_client_free (client);
 out1:
   explicit_bzero (token, strlen (token));

@@ -62,16 +62,20 @@ vf_notify_clear (VfFs *fs)
 }
 
 static gboolean
-concerns (const VfHandle *h, const char *name, guint what)
+concerns (const VfHandle *h, const VfSpace *space, const char *name, guint what)
 {
+  gboolean videos = space->kind == VF_SPACE_JOBS;
+
   switch (h->node.kind)
     {
     case VF_NODE_STATUS:
-      return (what & (VF_CHANGE_STATUS | VF_CHANGE_JOBS)) != 0;
+      return videos && (what & (VF_CHANGE_STATUS | VF_CHANGE_JOBS)) != 0;
     case VF_NODE_EVENTS:
-      return (what & VF_CHANGE_EVENTS) != 0;
+      return videos && (what & VF_CHANGE_EVENTS) != 0;
     case VF_NODE_ENTRY:
       if (!(what & (VF_CHANGE_STATUS | VF_CHANGE_JOBS)))
+        return FALSE;
+      if (h->node.by_id ? !videos : h->node.space != space)
         return FALSE;
       /* videos/ID entries are named by id, changes by job name */
       return !name || h->node.by_id || strcmp (name, h->node.name) == 0;
@@ -81,7 +85,7 @@ concerns (const VfHandle *h, const char *name, guint what)
 }
 
 static void
-wake_polled (VfFs *fs, const char *name, guint what)
+wake_polled (VfFs *fs, const VfSpace *space, const char *name, guint what)
 {
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&fs->poll_lock);
 
@@ -90,7 +94,7 @@ wake_polled (VfFs *fs, const char *name, guint what)
   for (guint i = fs->polled->len; i-- > 0;)
     {
       VfHandle *h = g_ptr_array_index (fs->polled, i);
-      if (!concerns (h, name, what))
+      if (!concerns (h, space, name, what))
         continue;
       fuse_notify_poll (h->ph);
       g_clear_pointer (&h->ph, fuse_pollhandle_destroy);
@@ -120,8 +124,10 @@ invalidate_dir (VfFs *fs, const char *dir, const char *name)
   g_autofree char *file = NULL;
 
   invalidate_path (fs, path);
-  for (VfEntry e = 0; e < VF_ENTRY_VIDEO; e++)
+  for (VfEntry e = 0; e < VF_N_ENTRIES; e++)
     {
+      if (e >= VF_ENTRY_VIDEO && e <= VF_ENTRY_LAST_FRAME)
+        continue;
       g_free (file);
       file = g_strconcat (path, "/", vf_entry_name (e), NULL);
       invalidate_path (fs, file);
@@ -129,20 +135,25 @@ invalidate_dir (VfFs *fs, const char *dir, const char *name)
 }
 
 static void
-invalidate (VfFs *fs, const char *name, guint what)
+invalidate (VfFs *fs, const VfSpace *space, const char *name, guint what)
 {
   g_autoptr (GPtrArray) ids = NULL;
   g_autoptr (GMutexLocker) locker = NULL;
+  g_autofree char *dir = g_strconcat ("/", space->dir, "/", NULL);
+  gboolean videos = space->kind == VF_SPACE_JOBS;
 
-  if (!name && (what & (VF_CHANGE_STATUS | VF_CHANGE_CONTENT | VF_CHANGE_JOBS)))
+  if (videos && !name && (what & (VF_CHANGE_STATUS | VF_CHANGE_CONTENT | VF_CHANGE_JOBS)))
     ids = vf_jobs_video_ids_known (fs->jobs);
   locker = g_mutex_locker_new (&fs->poll_lock);
   if (!fs->ready)
     return;
-  invalidate_path (fs, "/status");
-  invalidate_path (fs, "/events");
+  if (videos)
+    {
+      invalidate_path (fs, "/status");
+      invalidate_path (fs, "/events");
+    }
   if (name)
-    invalidate_dir (fs, "/jobs/", name);
+    invalidate_dir (fs, dir, name);
   for (guint i = 0; ids && i < ids->len; i++)
     invalidate_dir (fs, "/videos/", ids->pdata[i]);
 }
@@ -159,11 +170,12 @@ vf_notify_invalidate (VfFs *fs, const char *path)
 void
 vf_notify_changed (const char *name, guint what, gpointer user_data)
 {
-  VfFs *fs = user_data;
+  VfSpace *space = user_data;
+  VfFs *fs = space->fs;
 
-  invalidate (fs, name, what);
-  wake_polled (fs, name, what);
-  vf_watch_changed (fs, name, what);
+  invalidate (fs, space, name, what);
+  wake_polled (fs, space, name, what);
+  vf_watch_changed (fs, space, name, what);
 }
 
 void

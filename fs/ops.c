@@ -32,20 +32,6 @@
 
 #define MAX_REQUEST (512 * 1024)
 
-/* Splits "/jobs/NAME" into its name; NULL for any other shape. */
-static const char *
-jobs_child (const char *path)
-{
-  static const char prefix[] = "/jobs/";
-
-  if (!path || strncmp (path, prefix, sizeof prefix - 1) != 0)
-    return NULL;
-  path += sizeof prefix - 1;
-  if (*path == '\0' || strchr (path, '/'))
-    return NULL;
-  return path;
-}
-
 static void *
 vf_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -97,7 +83,7 @@ vf_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   if (vf_watch_own (fs, VF_WATCH_GETATTR, path, st, &res))
     return res;
   if (h && h->file)
-    return vf_files_fstat (fs, h->file, st);
+    return vf_files_fstat (h->node.space, h->file, st);
   if (!path && h)
     return vf_tree_stat (fs, &h->node, st);
   res = vf_tree_lookup (fs, path, &node);
@@ -120,7 +106,7 @@ vf_access (const char *path, int mask)
   switch (node.kind)
     {
     case VF_NODE_FILE:
-      res = vf_files_access (fs, node.name, mask);
+      res = vf_files_access (node.space, node.name, mask);
       break;
     case VF_NODE_ROOT:
     case VF_NODE_VIDEOS:
@@ -223,7 +209,7 @@ vf_open (const char *path, struct fuse_file_info *fi)
     case VF_NODE_FILE:
       {
         VfFileHandle *fh;
-        res = vf_files_open (fs, node.name, fi->flags, 0, FALSE, &fh);
+        res = vf_files_open (node.space, node.name, fi->flags, 0, FALSE, &fh);
         if (res < 0)
           {
             vf_node_clear (&node);
@@ -253,6 +239,22 @@ vf_open (const char *path, struct fuse_file_info *fi)
         }
       fi->keep_cache = 1;
     }
+  else if (vf_tree_is_picture (&node))
+    {
+      /* whole and synced before its job says completed */
+      int fd = vf_jobs_open_picture (node.space->jobs, node.name, vf_node_entry_name (&node));
+
+      if (fd < 0)
+        {
+          vf_node_clear (&node);
+          return fd;
+        }
+      h = vf_handle_new (fs, &node);
+      h->content_fd = fd;
+      fi->keep_cache = 1;
+      fi->fh = (uintptr_t)h;
+      return 0;
+    }
   else if (vf_tree_is_live (&node))
     fi->direct_io = 1;
   else if (node.kind == VF_NODE_README)
@@ -270,7 +272,8 @@ static int
 vf_create (const char *path, mode_t mode, struct fuse_file_info *fi)
 {
   VfFs *fs = vf_fs_get ();
-  const char *name = jobs_child (path);
+  VfSpace *space;
+  const char *name = vf_space_child (fs, path, &space);
   VfFileHandle *fh;
   VfNode node = { 0 };
   int res;
@@ -282,10 +285,11 @@ vf_create (const char *path, mode_t mode, struct fuse_file_info *fi)
     }
   if (!name)
     return -EACCES;
-  res = vf_files_open (fs, name, fi->flags, mode, TRUE, &fh);
+  res = vf_files_open (space, name, fi->flags, mode, TRUE, &fh);
   if (res < 0)
     return res;
   node.kind = VF_NODE_FILE;
+  node.space = space;
   node.name = g_strdup (name);
   VfHandle *h = vf_handle_new (fs, &node);
   h->file = fh;
@@ -301,7 +305,7 @@ vf_write (const char *path, const char *buf, size_t size, off_t offset, struct f
 
   if (!h->file)
     return -EBADF;
-  return vf_files_write (vf_fs_get (), h->file, buf, size, offset);
+  return vf_files_write (h->node.space, h->file, buf, size, offset);
 }
 
 static int
@@ -313,13 +317,13 @@ vf_flush (const char *path, struct fuse_file_info *fi)
 
   if (!h || !h->file)
     return 0;
-  res = vf_files_flush (vf_fs_get (), h->file);
+  res = vf_files_flush (h->node.space, h->file);
   /* a submitted prompt shows read-only from now on (`path` is NULL here:
    * nullpath_ok) */
-  name = vf_files_name (vf_fs_get (), h->file);
+  name = vf_files_name (h->node.space, h->file);
   if (name)
     {
-      g_autofree char *file = g_strconcat ("/jobs/", name, NULL);
+      g_autofree char *file = g_strconcat ("/", h->node.space->dir, "/", name, NULL);
       vf_notify_invalidate (vf_fs_get (), file);
     }
   return res;
@@ -343,7 +347,8 @@ vf_fsync (const char *path, int datasync, struct fuse_file_info *fi)
   return h->file ? vf_files_fsync (h->file, datasync) : 0;
 }
 
-/* For operations that change a jobs/ file by path or handle. */
+/* For operations that change a file of jobs/ or images/ by path or
+ * handle: node->space says which. */
 static int
 file_target (VfFs *fs, const char *path, struct fuse_file_info *fi, VfNode *node, VfFileHandle **fh)
 {
@@ -355,6 +360,7 @@ file_target (VfFs *fs, const char *path, struct fuse_file_info *fi, VfNode *node
   if (h && h->file)
     {
       *fh = h->file;
+      node->space = h->node.space;
       return 0;
     }
   if (!path)
@@ -383,7 +389,7 @@ vf_truncate (const char *path, off_t size, struct fuse_file_info *fi)
   res = file_target (fs, path, fi, &node, &fh);
   if (res < 0)
     return res;
-  res = vf_files_truncate (fs, node.name, fh, size);
+  res = vf_files_truncate (node.space, node.name, fh, size);
   vf_node_clear (&node);
   return res;
 }
@@ -398,7 +404,7 @@ vf_chmod (const char *path, mode_t mode, struct fuse_file_info *fi)
 
   if (res < 0)
     return res;
-  res = vf_files_chmod (fs, node.name, fh, mode);
+  res = vf_files_chmod (node.space, node.name, fh, mode);
   vf_node_clear (&node);
   return res;
 }
@@ -430,7 +436,7 @@ vf_utimens (const char *path, const struct timespec tv[2], struct fuse_file_info
   res = file_target (fs, path, fi, &node, &fh);
   if (res < 0)
     return res;
-  res = vf_files_utimens (fs, node.name, fh, tv);
+  res = vf_files_utimens (node.space, node.name, fh, tv);
   vf_node_clear (&node);
   return res;
 }
@@ -450,7 +456,7 @@ vf_unlink (const char *path)
   switch (node.kind)
     {
     case VF_NODE_FILE:
-      res = vf_files_unlink (fs, node.name);
+      res = vf_files_unlink (node.space, node.name);
       break;
     case VF_NODE_ENTRY:
       /* rm -r jobs/NAME: the files go with the directory */
@@ -471,13 +477,13 @@ vf_unlink (const char *path)
 /* A job's prompt file (either name vf-prompt.h allows) changed its mode or
  * went with its job: the kernel's attributes of it are dropped. */
 static void
-invalidate_prompt (VfFs *fs, const char *name)
+invalidate_prompt (VfFs *fs, const VfSpace *space, const char *name)
 {
   static const char *const exts[] = { ".txt", ".json" };
 
   for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
     {
-      g_autofree char *prompt = g_strconcat ("/jobs/", name, exts[i], NULL);
+      g_autofree char *prompt = g_strconcat ("/", space->dir, "/", name, exts[i], NULL);
       vf_notify_invalidate (fs, prompt);
     }
 }
@@ -497,15 +503,15 @@ vf_rmdir (const char *path)
   if (node.kind == VF_NODE_JOB)
     {
       g_autoptr (GError) error = NULL;
-      vf_watch_local_begin (fs, node.name);
-      if (!vf_jobs_forget (fs->jobs, node.name, &error))
+      vf_watch_local_begin (fs, node.space, node.name);
+      if (!vf_jobs_forget (node.space->jobs, node.name, &error))
         {
           vf_debug ("rmdir %s: %s", path, error->message);
           res = -vf_error_to_errno (error);
         }
-      vf_watch_local_end (fs, node.name);
+      vf_watch_local_end (fs, node.space, node.name);
       /* its prompt file is writable again */
-      invalidate_prompt (fs, node.name);
+      invalidate_prompt (fs, node.space, node.name);
     }
   else if (node.kind == VF_NODE_FILE || node.kind == VF_NODE_ENTRY || node.kind == VF_NODE_README
            || node.kind == VF_NODE_STATUS || node.kind == VF_NODE_EVENTS)
@@ -530,13 +536,17 @@ static int
 vf_rename (const char *from, const char *to, unsigned int flags)
 {
   VfFs *fs = vf_fs_get ();
-  const char *from_name = jobs_child (from);
-  const char *to_name = jobs_child (to);
+  VfSpace *space, *to_space;
+  const char *from_name = vf_space_child (fs, from, &space);
+  const char *to_name = vf_space_child (fs, to, &to_space);
   VfNode node;
   int res;
 
   if (!from_name || !to_name)
     return -EACCES;
+  /* between jobs/ and images/: mv copies, and the copy is a new prompt */
+  if (space != to_space)
+    return -EXDEV;
   res = vf_tree_lookup (fs, from, &node);
   if (res < 0)
     return res;
@@ -544,20 +554,20 @@ vf_rename (const char *from, const char *to, unsigned int flags)
     res = 0;
   else if (node.kind == VF_NODE_FILE)
     {
-      res = vf_files_rename (fs, from_name, to_name, flags);
+      res = vf_files_rename (space, from_name, to_name, flags);
       /* a prompt saved by rename shows read-only (libfuse moves its node
        * after we answer, so the file is still under `from`) */
       vf_notify_invalidate (fs, from);
     }
   else if (node.kind == VF_NODE_JOB)
     {
-      vf_watch_local_begin (fs, from_name);
-      vf_watch_local_begin (fs, to_name);
-      res = vf_files_rename_job (fs, from_name, to_name, flags);
-      vf_watch_local_end (fs, from_name);
-      vf_watch_local_end (fs, to_name);
+      vf_watch_local_begin (fs, space, from_name);
+      vf_watch_local_begin (fs, space, to_name);
+      res = vf_files_rename_job (space, from_name, to_name, flags);
+      vf_watch_local_end (fs, space, from_name);
+      vf_watch_local_end (fs, space, to_name);
       /* the prompt file moved with its job */
-      invalidate_prompt (fs, from_name);
+      invalidate_prompt (fs, space, from_name);
     }
   else
     res = -EACCES;
@@ -598,7 +608,7 @@ vf_poll (const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph
 static int
 vf_statfs (const char *path, struct statvfs *st)
 {
-  int res = vf_files_statfs (vf_fs_get (), st);
+  int res = vf_files_statfs (&vf_fs_get ()->spaces[VF_SPACE_JOBS], st);
 
   st->f_namemax = 255;
   return res;

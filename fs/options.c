@@ -21,6 +21,8 @@
 
 #define DEFAULT_ENDPOINT "https://api.openai.com/v1"
 #define DEFAULT_ARK_ENDPOINT "https://ark.cn-beijing.volces.com/api/v3"
+#define DEFAULT_GEMINI_ENDPOINT "https://generativelanguage.googleapis.com/v1beta"
+#define DEFAULT_IMAGE_MODEL "gpt-image-1"
 
 /* clang-format off */
 enum
@@ -51,6 +53,10 @@ static const struct fuse_opt vf_opts[] = {
   VF_OPT ("ark_endpoint=%s", ark_endpoint, 0),
   VF_OPT ("delete_remote=%s", delete_remote, 0),
   VF_OPT ("seedance_via=%s", seedance_via, 0),
+  VF_OPT ("image_model=%s", image_model, 0),
+  VF_OPT ("image_routes=%s", image_routes, 0),
+  VF_OPT ("image_wait=%s", image_wait, 0),
+  VF_OPT ("gemini_endpoint=%s", gemini_endpoint, 0),
   FUSE_OPT_KEY ("-h", KEY_HELP),
   FUSE_OPT_KEY ("--help", KEY_HELP),
   FUSE_OPT_KEY ("-V", KEY_VERSION),
@@ -194,6 +200,10 @@ vf_options_usage (const char *progname)
           "    -o delete_remote=yes|no  rm -r jobs/NAME deletes on the API too (no)\n"
           "    -o seedance_via=ark|gateway  Seedance to ark_endpoint, or to a gateway's\n"
           "                           POST /videos at endpoint (ark)\n"
+          "    -o image_model=M       default model of images/ (" DEFAULT_IMAGE_MODEL ")\n"
+          "    -o image_routes=GLOB=openai|ark|gemini[:...]  image models to protocols\n"
+          "    -o image_wait=SECONDS  how long close() in images/ waits for the answer (2)\n"
+          "    -o gemini_endpoint=URL Gemini API base (" DEFAULT_GEMINI_ENDPOINT ")\n"
           "\n",
           progname);
 }
@@ -415,6 +425,30 @@ vf_options_finish (VfOptions *opts, VfSettings *set, GError **error)
                     opts->seedance_via);
       return FALSE;
     }
+  if (!opts->gemini_endpoint)
+    opts->gemini_endpoint = g_strdup (DEFAULT_GEMINI_ENDPOINT);
+  strip_slashes (opts->gemini_endpoint);
+  set->image_model = opts->image_model ? opts->image_model : DEFAULT_IMAGE_MODEL;
+  if (!*set->image_model)
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "image_model= wants a model name");
+      return FALSE;
+    }
+  set->image_routes = opts->image_routes ? g_strsplit (opts->image_routes, ":", -1) : NULL;
+  set->image_wait_s = 2;
+  if (opts->image_wait)
+    {
+      char *end = NULL;
+      set->image_wait_s = g_ascii_strtod (opts->image_wait, &end);
+      if (end == opts->image_wait || *end || !isfinite (set->image_wait_s) || set->image_wait_s < 0
+          || set->image_wait_s > 600)
+        {
+          vf_set_error (error, VF_ERROR_INVALID,
+                        "image_wait=%s: want seconds from 0 to 600, such as 2 or 0.5",
+                        opts->image_wait);
+          return FALSE;
+        }
+    }
   set->cache_max = 0;
   if (opts->cache_max && !parse_size ("cache_max", opts->cache_max, &set->cache_max, error))
     return FALSE;
@@ -550,4 +584,5 @@ vf_options_clear (VfOptions *opts, VfSettings *set)
   g_free (opts->args[1]);
   g_free (opts->bad);
   g_free (set->mountpoint);
+  g_strfreev (set->image_routes);
 }

@@ -30,6 +30,10 @@ static const char readme_text[]
       "                   and once completed video.mp4, thumbnail.webp, spritesheet.jpg\n"
       "                   (Seedance: last_frame.png, with return_last_frame: true)\n"
       "  videos/ID/       every task of the account, where the API can list them\n"
+      "  images/NAME.txt  a picture's prompt (model: gpt-image-1, doubao-seedream-*,\n"
+      "                   gemini-*-image, dall-e-3; n: 3; size: 1024x1024; image: cat.png)\n"
+      "  images/NAME/     its status, status.json, request.json, error, and once\n"
+      "                   completed image.png (image-2.png, ... for n > 1)\n"
       "  status           one line per job, live\n"
       "  events           a log of state changes, one JSON object a line (tail -f)\n"
       "\n"
@@ -53,12 +57,56 @@ static const char *const entry_names[VF_N_ENTRIES] = {
   [VF_ENTRY_THUMBNAIL] = "thumbnail.webp",
   [VF_ENTRY_SPRITESHEET] = "spritesheet.jpg",
   [VF_ENTRY_LAST_FRAME] = "last_frame.png",
+  [VF_ENTRY_REVISED_PROMPT] = "revised_prompt",
 };
 
 const char *
 vf_entry_name (VfEntry entry)
 {
   return entry_names[entry];
+}
+
+const char *
+vf_node_entry_name (const VfNode *node)
+{
+  if (node->entry == VF_ENTRY_PICTURE)
+    return node->info->pictures[node->picture].file;
+  return entry_names[node->entry];
+}
+
+gboolean
+vf_tree_is_picture (const VfNode *node)
+{
+  return node->kind == VF_NODE_ENTRY && node->entry == VF_ENTRY_PICTURE;
+}
+
+VfSpace *
+vf_space_named (VfFs *fs, const char *dir)
+{
+  for (int i = 0; i < VF_N_SPACES; i++)
+    if (fs->spaces[i].jobs && strcmp (dir, fs->spaces[i].dir) == 0)
+      return &fs->spaces[i];
+  return NULL;
+}
+
+const char *
+vf_space_child (VfFs *fs, const char *path, VfSpace **space)
+{
+  const char *slash;
+  g_autofree char *dir = NULL;
+
+  *space = NULL;
+  if (!path || *path != '/' || !(slash = strchr (path + 1, '/')))
+    return NULL;
+  dir = g_strndup (path + 1, slash - path - 1);
+  *space = vf_space_named (fs, dir);
+  path = slash + 1;
+  if (!*space || *path == '\0' || strchr (path, '/'))
+    {
+      *space = NULL;
+      return NULL;
+    }
+  return path;
 }
 
 void
@@ -71,7 +119,8 @@ vf_node_clear (VfNode *node)
 gboolean
 vf_tree_is_content (const VfNode *node, VfVariant *variant)
 {
-  if (node->kind != VF_NODE_ENTRY || node->entry < VF_ENTRY_VIDEO)
+  if (node->kind != VF_NODE_ENTRY || node->entry < VF_ENTRY_VIDEO
+      || node->entry > VF_ENTRY_LAST_FRAME)
     return FALSE;
   if (variant)
     *variant = (VfVariant)(VF_VARIANT_VIDEO + (node->entry - VF_ENTRY_VIDEO));
@@ -115,6 +164,8 @@ entry_present (const VfJobInfo *info, VfEntry entry, gboolean by_id)
     case VF_ENTRY_SPRITESHEET:
     case VF_ENTRY_LAST_FRAME:
       return info->content_size[entry - VF_ENTRY_VIDEO] >= 0;
+    case VF_ENTRY_REVISED_PROMPT:
+      return info->revised_prompt != NULL;
     default:
       return FALSE;
     }
@@ -143,7 +194,7 @@ is_probe (const char *name)
 }
 
 static VfJobInfo *
-get_job (VfFs *fs, const char *name, gboolean by_id)
+get_job (VfFs *fs, VfSpace *space, const char *name, gboolean by_id)
 {
   if (by_id && is_probe (name))
     return NULL;
@@ -152,7 +203,7 @@ get_job (VfFs *fs, const char *name, gboolean by_id)
     return vf_watch_is_own (fs) ? vf_jobs_peek_video (fs->jobs, name)
                                 : vf_jobs_get_video (fs->jobs, name);
   /* Job names are prompt-file stems, which never start with a dot. */
-  return name[0] == '.' ? NULL : vf_jobs_get (fs->jobs, name);
+  return name[0] == '.' ? NULL : vf_jobs_get (space->jobs, name);
 }
 
 int
@@ -182,7 +233,7 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
         node->kind = VF_NODE_STATUS;
       else if (strcmp (parts[0], "events") == 0)
         node->kind = VF_NODE_EVENTS;
-      else if (strcmp (parts[0], "jobs") == 0)
+      else if ((node->space = vf_space_named (fs, parts[0])))
         node->kind = VF_NODE_JOBS;
       else if (strcmp (parts[0], "videos") == 0)
         node->kind = VF_NODE_VIDEOS;
@@ -191,12 +242,11 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
       return 0;
     }
 
-  gboolean by_id;
-  if (strcmp (parts[0], "jobs") == 0)
-    by_id = FALSE;
-  else if (strcmp (parts[0], "videos") == 0)
+  gboolean by_id = FALSE;
+  VfSpace *space = vf_space_named (fs, parts[0]);
+  if (!space && strcmp (parts[0], "videos") == 0)
     by_id = TRUE;
-  else
+  else if (!space)
     return -ENOENT;
 
   VfEntry entry = VF_N_ENTRIES;
@@ -205,7 +255,9 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
       for (entry = 0; entry < VF_N_ENTRIES; entry++)
         if (strcmp (parts[2], entry_names[entry]) == 0)
           break;
-      if (entry == VF_N_ENTRIES)
+      if (entry == VF_N_ENTRIES && space && space->kind == VF_SPACE_IMAGES)
+        entry = VF_ENTRY_PICTURE;
+      else if (entry == VF_N_ENTRIES)
         return -ENOENT;
       /* videos/ is refreshed while someone looks at it: reading the files
        * of one video counts (at most one list request per poll interval,
@@ -214,7 +266,8 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
         g_ptr_array_unref (vf_jobs_video_ids (fs->jobs));
     }
 
-  g_autoptr (VfJobInfo) info = get_job (fs, parts[1], by_id);
+  g_autoptr (VfJobInfo) info = get_job (fs, space, parts[1], by_id);
+  node->space = space;
   if (n == 2)
     {
       if (info)
@@ -228,7 +281,7 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
       if (by_id)
         return -ENOENT;
       struct stat st;
-      int res = vf_files_stat (fs, parts[1], &st);
+      int res = vf_files_stat (space, parts[1], &st);
       if (res < 0)
         return res;
       node->kind = VF_NODE_FILE;
@@ -240,11 +293,22 @@ vf_tree_lookup (VfFs *fs, const char *path, VfNode *node)
     {
       struct stat st;
       /* jobs/FILE/x: say what is in the way */
-      if (!by_id && vf_files_stat (fs, parts[1], &st) == 0)
+      if (!by_id && vf_files_stat (space, parts[1], &st) == 0)
         return -ENOTDIR;
       return -ENOENT;
     }
-  if (!entry_present (info, entry, by_id))
+  if (entry == VF_ENTRY_PICTURE)
+    {
+      gsize i;
+
+      for (i = 0; i < info->n_pictures; i++)
+        if (strcmp (info->pictures[i].file, parts[2]) == 0)
+          break;
+      if (i == info->n_pictures)
+        return -ENOENT;
+      node->picture = i;
+    }
+  else if (!entry_present (info, entry, by_id))
     return -ENOENT;
   node->kind = VF_NODE_ENTRY;
   node->entry = entry;
@@ -310,6 +374,9 @@ vf_tree_text (VfFs *fs, const VfNode *node, gint64 *changed_us)
       return text_line (info->request_json);
     case VF_ENTRY_ERROR:
       return text_line (info->error);
+    case VF_ENTRY_REVISED_PROMPT:
+      *changed_us = info->changed_us;
+      return text_line (info->revised_prompt);
     default:
       g_return_val_if_reached (NULL);
     }
@@ -331,11 +398,12 @@ vf_tree_changed_us (VfFs *fs, const VfNode *node)
       return changed_us > 0 ? changed_us : fs->mount_us;
     case VF_NODE_ENTRY:
       {
-        g_autofree char *path = g_strdup_printf ("/%s/%s/%s", node->by_id ? "videos" : "jobs",
-                                                 node->name, entry_names[node->entry]);
+        g_autofree char *path
+            = g_strdup_printf ("/%s/%s/%s", node->by_id ? "videos" : node->space->dir, node->name,
+                               vf_node_entry_name (node));
         if (vf_tree_lookup (fs, path, &fresh) < 0)
           return -1; /* gone: a change too */
-        if (!vf_tree_is_content (&fresh, NULL))
+        if (!vf_tree_is_content (&fresh, NULL) && !vf_tree_is_picture (&fresh))
           {
             g_autoptr (GBytes) b G_GNUC_UNUSED = vf_tree_text (fs, &fresh, &changed_us);
           }
@@ -408,7 +476,7 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
       }
     case VF_NODE_FILE:
       {
-        int res = vf_files_stat (fs, node->name, st);
+        int res = vf_files_stat (node->space, node->name, st);
         st->st_uid = fs->uid;
         st->st_gid = fs->gid;
         return res;
@@ -418,6 +486,12 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
     }
 
   VfVariant variant;
+  if (vf_tree_is_picture (node))
+    {
+      fill_file (fs, st, node->info->pictures[node->picture].size, node->info->changed_us);
+      st->st_blksize = 1 << 20;
+      return 0;
+    }
   if (vf_tree_is_content (node, &variant))
     {
       gint64 us = node->info->changed_us > 0 ? node->info->changed_us : created_us (node->info);
@@ -433,7 +507,7 @@ vf_tree_stat (VfFs *fs, const VfNode *node, struct stat *st)
 }
 
 static void
-add (GArray *list, const char *name, mode_t type, gint64 created_us, gboolean file)
+add (GArray *list, const char *name, mode_t type, gint64 created_us, VfSpace *file)
 {
   VfDirEntry e = { g_strdup (name), type, created_us, file };
 
@@ -453,28 +527,29 @@ vf_tree_list (VfFs *fs, const VfNode *node, int *res)
 
   g_array_set_clear_func (list, dir_entry_clear);
   *res = 0;
-  add (list, ".", S_IFDIR, -1, FALSE);
-  add (list, "..", S_IFDIR, -1, FALSE);
+  add (list, ".", S_IFDIR, -1, NULL);
+  add (list, "..", S_IFDIR, -1, NULL);
   switch (node->kind)
     {
     case VF_NODE_ROOT:
-      add (list, "README.txt", S_IFREG, -1, FALSE);
-      add (list, "status", S_IFREG, -1, FALSE);
-      add (list, "events", S_IFREG, -1, FALSE);
-      add (list, "jobs", S_IFDIR, -1, FALSE);
-      add (list, "videos", S_IFDIR, -1, FALSE);
+      add (list, "README.txt", S_IFREG, -1, NULL);
+      add (list, "status", S_IFREG, -1, NULL);
+      add (list, "events", S_IFREG, -1, NULL);
+      add (list, "jobs", S_IFDIR, -1, NULL);
+      add (list, "videos", S_IFDIR, -1, NULL);
+      add (list, "images", S_IFDIR, -1, NULL);
       break;
     case VF_NODE_JOBS:
       {
-        g_autoptr (GArray) jobs = vf_jobs_entries (fs->jobs);
+        g_autoptr (GArray) jobs = vf_jobs_entries (node->space->jobs);
         g_autoptr (GHashTable) skip = g_hash_table_new (g_str_hash, g_str_equal);
         for (guint i = 0; i < jobs->len; i++)
           {
             const VfJobEntry *e = &g_array_index (jobs, VfJobEntry, i);
-            add (list, e->name, S_IFDIR, e->created * G_USEC_PER_SEC, FALSE);
+            add (list, e->name, S_IFDIR, e->created * G_USEC_PER_SEC, NULL);
             g_hash_table_add (skip, e->name);
           }
-        *res = vf_files_list (fs, skip, list);
+        *res = vf_files_list (node->space, skip, list);
         if (*res < 0)
           return NULL;
         break;
@@ -483,14 +558,16 @@ vf_tree_list (VfFs *fs, const VfNode *node, int *res)
       {
         g_autoptr (GPtrArray) ids = vf_jobs_video_ids (fs->jobs);
         for (guint i = 0; i < ids->len; i++)
-          add (list, g_ptr_array_index (ids, i), S_IFDIR, -1, FALSE);
+          add (list, g_ptr_array_index (ids, i), S_IFDIR, -1, NULL);
         break;
       }
     case VF_NODE_JOB:
     case VF_NODE_VIDEO:
       for (VfEntry e = 0; e < VF_N_ENTRIES; e++)
         if (entry_present (node->info, e, node->by_id))
-          add (list, entry_names[e], S_IFREG, -1, FALSE);
+          add (list, entry_names[e], S_IFREG, -1, NULL);
+      for (gsize i = 0; i < node->info->n_pictures; i++)
+        add (list, node->info->pictures[i].file, S_IFREG, -1, NULL);
       break;
     default:
       *res = -ENOTDIR;
@@ -520,7 +597,7 @@ vf_tree_fill (VfFs *fs, GArray *list, off_t offset, gboolean plus, void *buf,
           fill_dir (fs, &st, 0755, e->created_us);
           flags = FUSE_FILL_DIR_PLUS;
         }
-      else if (plus && e->file && vf_files_stat (fs, e->name, &st) == 0)
+      else if (plus && e->file && vf_files_stat (e->file, e->name, &st) == 0)
         {
           st.st_uid = fs->uid;
           st.st_gid = fs->gid;

@@ -38,17 +38,34 @@
 typedef struct vf_fs VfFs;
 typedef struct vf_watch VfWatch;
 
-struct vf_fs
+/* A directory of prompts and their jobs: jobs/ (videos) or images/
+ * (pictures), each with its own job table and backing store. */
+typedef enum
 {
-  VfJobs *jobs;
-  int files_fd; /* STATE_DIR/files/, the backing store of jobs/ */
-  uid_t uid;
-  gid_t gid;
-  gint64 mount_us; /* mtime of the fixed directories */
+  VF_SPACE_JOBS,
+  VF_SPACE_IMAGES,
+  VF_N_SPACES,
+} VfSpaceKind;
 
+typedef struct
+{
+  VfSpaceKind kind;
+  const char *dir; /* "jobs", "images" */
+  VfJobs *jobs;
+  int files_fd; /* its backing store: STATE_DIR/files/, STATE_DIR/images/files/ */
   /* guards `files` and every struct vf_file; before the job table's locks */
   GMutex files_lock;
   GHashTable *files; /* name -> struct vf_file *, for files with open handles */
+  VfFs *fs;
+} VfSpace;
+
+struct vf_fs
+{
+  VfJobs *jobs; /* the videos' table: spaces[VF_SPACE_JOBS].jobs */
+  VfSpace spaces[VF_N_SPACES];
+  uid_t uid;
+  gid_t gid;
+  gint64 mount_us; /* mtime of the fixed directories */
 
   GMutex handles_lock; /* guards `handles`; a leaf */
   GHashTable *handles; /* every open VfHandle */
@@ -69,7 +86,7 @@ typedef enum
   VF_NODE_README,
   VF_NODE_STATUS, /* the root status table */
   VF_NODE_EVENTS,
-  VF_NODE_JOBS,
+  VF_NODE_JOBS, /* jobs/ or images/: the node's space says which */
   VF_NODE_VIDEOS,
   VF_NODE_FILE,  /* jobs/NAME: a prompt or scratch file */
   VF_NODE_JOB,   /* jobs/NAME/ */
@@ -89,15 +106,19 @@ typedef enum
   VF_ENTRY_THUMBNAIL,
   VF_ENTRY_SPRITESHEET,
   VF_ENTRY_LAST_FRAME, /* the content entries follow VfVariant's order */
+  VF_ENTRY_REVISED_PROMPT,
   VF_N_ENTRIES,
+  VF_ENTRY_PICTURE = VF_N_ENTRIES, /* image.png, ... of images/NAME/: `picture` says which */
 } VfEntry;
 
 typedef struct
 {
   VfNodeKind kind;
+  VfSpace *space;  /* JOBS, FILE, JOB, ENTRY of jobs/ or images/; else NULL */
   char *name;      /* FILE: the file name; JOB/VIDEO/ENTRY: the job name or id */
   gboolean by_id;  /* under videos/ */
   VfEntry entry;   /* ENTRY */
+  gsize picture;   /* VF_ENTRY_PICTURE: its index in info->pictures */
   VfJobInfo *info; /* JOB, VIDEO, ENTRY: the snapshot the node was found in */
 } VfNode;
 
@@ -120,7 +141,7 @@ typedef struct
   char *name;
   mode_t type;       /* S_IFDIR or S_IFREG */
   gint64 created_us; /* jobs/NAME/: the directory's time; else -1 */
-  gboolean file;     /* a file of jobs/, kept in the backing store */
+  VfSpace *file;     /* a file of jobs/ or images/, kept in that backing store */
 } VfDirEntry;
 GArray *vf_tree_list (VfFs *fs, const VfNode *node, int *res);
 /* Hands `list` to the filler from `offset` (an index) until its buffer is
@@ -129,40 +150,49 @@ GArray *vf_tree_list (VfFs *fs, const VfNode *node, int *res);
 int vf_tree_fill (VfFs *fs, GArray *list, off_t offset, gboolean plus, void *buf,
                   fuse_fill_dir_t filler);
 const char *vf_entry_name (VfEntry entry);
+/* The file name of an ENTRY node (a picture's own name). */
+const char *vf_node_entry_name (const VfNode *node);
+gboolean vf_tree_is_picture (const VfNode *node);
+/* The space of "jobs" or "images", else NULL. */
+VfSpace *vf_space_named (VfFs *fs, const char *dir);
+/* Splits "/jobs/NAME" or "/images/NAME" into its space and name; NULL for
+ * any other shape. */
+const char *vf_space_child (VfFs *fs, const char *path, VfSpace **space);
 /* The files a job (or videos/ entry) directory holds: a bit per VfEntry. */
 guint vf_tree_entries (const VfJobInfo *info, gboolean by_id);
 
-/* files.c: the jobs/ backing store.  Names are base names in jobs/. */
+/* files.c: the backing store of a space (jobs/, images/).  Names are base
+ * names in its directory. */
 typedef struct vf_file_handle VfFileHandle;
 
-gboolean vf_files_init (VfFs *fs, const char *state_dir, GError **error);
-void vf_files_shutdown (VfFs *fs);
-int vf_files_stat (VfFs *fs, const char *name, struct stat *st);
-int vf_files_fstat (VfFs *fs, VfFileHandle *fh, struct stat *st);
+gboolean vf_files_init (VfSpace *sp, const char *dir, GError **error);
+void vf_files_shutdown (VfSpace *sp);
+int vf_files_stat (VfSpace *sp, const char *name, struct stat *st);
+int vf_files_fstat (VfSpace *sp, VfFileHandle *fh, struct stat *st);
 /* Lists the backing files, less the names in `skip` (job directories win). */
 /* The name the file of `fh` has now (new string; NULL once unlinked). */
-char *vf_files_name (VfFs *fs, VfFileHandle *fh);
+char *vf_files_name (VfSpace *sp, VfFileHandle *fh);
 /* Appends the files of jobs/ but those in `skip` to `list` (of VfDirEntry). */
-int vf_files_list (VfFs *fs, GHashTable *skip, GArray *list);
-int vf_files_open (VfFs *fs, const char *name, int flags, mode_t mode, gboolean create,
+int vf_files_list (VfSpace *sp, GHashTable *skip, GArray *list);
+int vf_files_open (VfSpace *sp, const char *name, int flags, mode_t mode, gboolean create,
                    VfFileHandle **out);
 int vf_files_read (VfFileHandle *fh, char *buf, size_t size, off_t offset);
-int vf_files_write (VfFs *fs, VfFileHandle *fh, const char *buf, size_t size, off_t offset);
-int vf_files_flush (VfFs *fs, VfFileHandle *fh);
-void vf_files_release (VfFs *fs, VfFileHandle *fh);
+int vf_files_write (VfSpace *sp, VfFileHandle *fh, const char *buf, size_t size, off_t offset);
+int vf_files_flush (VfSpace *sp, VfFileHandle *fh);
+void vf_files_release (VfSpace *sp, VfFileHandle *fh);
 int vf_files_fsync (VfFileHandle *fh, int datasync);
-int vf_files_truncate (VfFs *fs, const char *name, VfFileHandle *fh, off_t size);
-int vf_files_chmod (VfFs *fs, const char *name, VfFileHandle *fh, mode_t mode);
-int vf_files_utimens (VfFs *fs, const char *name, VfFileHandle *fh, const struct timespec tv[2]);
-int vf_files_unlink (VfFs *fs, const char *name);
-int vf_files_rename (VfFs *fs, const char *from, const char *to, unsigned int flags);
+int vf_files_truncate (VfSpace *sp, const char *name, VfFileHandle *fh, off_t size);
+int vf_files_chmod (VfSpace *sp, const char *name, VfFileHandle *fh, mode_t mode);
+int vf_files_utimens (VfSpace *sp, const char *name, VfFileHandle *fh, const struct timespec tv[2]);
+int vf_files_unlink (VfSpace *sp, const char *name);
+int vf_files_rename (VfSpace *sp, const char *from, const char *to, unsigned int flags);
 /* mv jobs/A jobs/B for job directories: moves the prompt file along. */
-int vf_files_rename_job (VfFs *fs, const char *from, const char *to, unsigned int flags);
-int vf_files_access (VfFs *fs, const char *name, int mask);
-int vf_files_statfs (VfFs *fs, struct statvfs *st);
-/* The VfInputOpenFunc of the job table (user_data: the VfFs): FILE in
- * jobs/ is a scratch file there, NAME/FILE a content file of a completed
- * job (fetched whole first). */
+int vf_files_rename_job (VfSpace *sp, const char *from, const char *to, unsigned int flags);
+int vf_files_access (VfSpace *sp, const char *name, int mask);
+int vf_files_statfs (VfSpace *sp, struct statvfs *st);
+/* The VfInputOpenFunc of the job table (user_data: the VfSpace): FILE in
+ * its directory is a scratch file there, NAME/FILE a content file or
+ * picture of a completed job (a video's fetched whole first). */
 int vf_files_open_input (const char *file, gpointer user_data, GError **error);
 
 /* announcer.c: the child process that makes the announcer's calls on the
@@ -198,15 +228,15 @@ void vf_watch_start (VfFs *fs, const char *mountpoint, double poll_s);
 void vf_watch_stop (VfFs *fs);
 void vf_watch_free (VfFs *fs);
 /* The job table's changes (from vf_notify_changed). */
-void vf_watch_changed (VfFs *fs, const char *name, guint what);
+void vf_watch_changed (VfFs *fs, const VfSpace *space, const char *name, guint what);
 /* For the announcer's own requests: TRUE with the answer in *res (and
  * *st for a getattr) when `op` on `path` is part of an announcement; the
  * handler then answers that and does nothing else. */
 gboolean vf_watch_own (VfFs *fs, VfWatchOp op, const char *path, struct stat *st, int *res);
 /* Around a change of jobs/NAME made through the kernel (rmdir, rename),
  * whose events the kernel made itself: what it changed is taken as seen. */
-void vf_watch_local_begin (VfFs *fs, const char *name);
-void vf_watch_local_end (VfFs *fs, const char *name);
+void vf_watch_local_begin (VfFs *fs, const VfSpace *space, const char *name);
+void vf_watch_local_end (VfFs *fs, const VfSpace *space, const char *name);
 
 /* notify.c */
 typedef struct vf_handle VfHandle;
@@ -219,7 +249,7 @@ void vf_notify_clear (VfFs *fs);
 /* Drops the kernel's attributes (and pages) of `path` (may be NULL).  Not
  * from a handler the kernel calls with that file's pages locked (write). */
 void vf_notify_invalidate (VfFs *fs, const char *path);
-/* The job table's `changed` callback. */
+/* The job tables' `changed` callback (user_data: the VfSpace). */
 void vf_notify_changed (const char *name, guint what, gpointer user_data);
 void vf_notify_keep (VfFs *fs, VfHandle *handle, struct fuse_pollhandle *ph);
 void vf_notify_forget (VfFs *fs, VfHandle *handle);
@@ -312,6 +342,10 @@ typedef struct
   char *ark_endpoint;
   char *delete_remote;
   char *seedance_via;
+  char *image_model;
+  char *image_routes;
+  char *image_wait;
+  char *gemini_endpoint;
   int foreground;
   int singlethread;
   int debug;
@@ -333,6 +367,9 @@ typedef struct
   const char *const *routes; /* model routes for the client (static), or NULL */
   guint64 cache_max;
   guint64 events_max;
+  const char *image_model; /* borrowed from VfOptions or the default */
+  char **image_routes;     /* "GLOB=PROTO" for the images, or NULL */
+  double image_wait_s;
 } VfSettings;
 
 /* fuse_opt_parse with our table: -1 when the command line cannot be read.

@@ -56,6 +56,7 @@ typedef struct
 {
   guint entries;  /* bit per VfEntry present */
   guint texts[3]; /* hashes of status, status.json, error */
+  gsize pictures; /* how many of its pictures (images/) were there */
   gint64 last_us; /* monotonic time of its last announcement */
 } Seen;
 
@@ -85,9 +86,10 @@ struct vf_watch
   GMutex lock;
   GCond cond;
   gboolean stopping;
-  GHashTable *dirty;              /* job name -> gint64 monotonic time of the first change */
-  GHashTable *local;              /* job name -> count of local operations under way */
-  GHashTable *known;              /* job name -> Seen */
+  /* jobs are keyed by their directory's path, "jobs/NAME" or "images/NAME" */
+  GHashTable *dirty;              /* key -> gint64 monotonic time of the first change */
+  GHashTable *local;              /* key -> count of local operations under way */
+  GHashTable *known;              /* key -> Seen */
   GHashTable *videos;             /* id -> NULL: the videos/ entries last seen */
   Slot root, events, videos_slot; /* the root status, events, videos/ */
   gint64 status_changed_us;       /* root status, last seen */
@@ -118,6 +120,24 @@ seen_set (Seen *seen, const VfJobInfo *info, gboolean by_id)
   seen->texts[0] = text_hash (info->status);
   seen->texts[1] = text_hash (info->status_json);
   seen->texts[2] = text_hash (info->error);
+  seen->pictures = info->n_pictures;
+}
+
+static char *
+key_of (const VfSpace *space, const char *name)
+{
+  return g_strconcat (space->dir, "/", name, NULL);
+}
+
+/* The job a key names, as it is now, or NULL. */
+static VfJobInfo *
+info_of (VfFs *fs, const char *key)
+{
+  const char *slash = strchr (key, '/');
+  g_autofree char *dir = g_strndup (key, slash - key);
+  VfSpace *space = vf_space_named (fs, dir);
+
+  return space ? vf_jobs_get (space->jobs, slash + 1) : NULL;
 }
 
 /* ----- the handlers' side ----- */
@@ -168,20 +188,24 @@ vf_watch_own (VfFs *fs, VfWatchOp op, const char *path, struct stat *st, int *re
 }
 
 void
-vf_watch_changed (VfFs *fs, const char *name, guint what)
+vf_watch_changed (VfFs *fs, const VfSpace *space, const char *name, guint what)
 {
   VfWatch *w = fs->watch;
   gint64 now = g_get_monotonic_time ();
+  g_autofree char *key = name ? key_of (space, name) : NULL;
 
-  if (!w)
+  if (!w || (!name && space->kind != VF_SPACE_JOBS))
     return;
   g_mutex_lock (&w->lock);
   if (name)
     {
-      if (!g_hash_table_contains (w->dirty, name))
-        g_hash_table_insert (w->dirty, g_strdup (name), (gpointer)(intptr_t)now);
-      slot_mark (&w->root, now);
-      slot_mark (&w->videos_slot, now); /* a job with a new id is a new videos/ entry */
+      if (!g_hash_table_contains (w->dirty, key))
+        g_hash_table_insert (w->dirty, g_strdup (key), (gpointer)(intptr_t)now);
+      if (space->kind == VF_SPACE_JOBS)
+        {
+          slot_mark (&w->root, now);
+          slot_mark (&w->videos_slot, now); /* a job with a new id is a new videos/ entry */
+        }
     }
   else
     {
@@ -199,48 +223,50 @@ vf_watch_changed (VfFs *fs, const char *name, guint what)
 }
 
 void
-vf_watch_local_begin (VfFs *fs, const char *name)
+vf_watch_local_begin (VfFs *fs, const VfSpace *space, const char *name)
 {
   VfWatch *w = fs->watch;
+  g_autofree char *key = key_of (space, name);
 
   if (!w)
     return;
   g_mutex_lock (&w->lock);
   g_hash_table_insert (
-      w->local, g_strdup (name),
-      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (w->local, name)) + 1));
+      w->local, g_strdup (key),
+      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (w->local, key)) + 1));
   g_mutex_unlock (&w->lock);
 }
 
 void
-vf_watch_local_end (VfFs *fs, const char *name)
+vf_watch_local_end (VfFs *fs, const VfSpace *space, const char *name)
 {
   VfWatch *w = fs->watch;
   g_autoptr (VfJobInfo) info = NULL;
+  g_autofree char *key = key_of (space, name);
   guint count;
 
   if (!w)
     return;
-  info = vf_jobs_get (fs->jobs, name);
+  info = vf_jobs_get (space->jobs, name);
   g_mutex_lock (&w->lock);
-  count = GPOINTER_TO_UINT (g_hash_table_lookup (w->local, name));
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (w->local, key));
   if (count > 1)
-    g_hash_table_insert (w->local, g_strdup (name), GUINT_TO_POINTER (count - 1));
+    g_hash_table_insert (w->local, g_strdup (key), GUINT_TO_POINTER (count - 1));
   else
-    g_hash_table_remove (w->local, name);
+    g_hash_table_remove (w->local, key);
   if (info)
     {
-      Seen *seen = g_hash_table_lookup (w->known, name);
+      Seen *seen = g_hash_table_lookup (w->known, key);
       if (!seen)
         {
           seen = g_new0 (Seen, 1);
-          g_hash_table_insert (w->known, g_strdup (name), seen);
+          g_hash_table_insert (w->known, g_strdup (key), seen);
         }
       seen_set (seen, info, FALSE);
     }
   else
-    g_hash_table_remove (w->known, name);
-  g_hash_table_remove (w->dirty, name);
+    g_hash_table_remove (w->known, key);
+  g_hash_table_remove (w->dirty, key);
   g_mutex_unlock (&w->lock);
 }
 
@@ -314,7 +340,8 @@ add_action (GArray *actions, OwnKind kind, mode_t mode, const char *format, ...)
 
 static const VfEntry text_entries[3] = { VF_ENTRY_STATUS, VF_ENTRY_STATUS_JSON, VF_ENTRY_ERROR };
 
-/* What changed in job `name` since it was last seen; under w->lock. */
+/* What changed in job `name` ("jobs/NAME") since it was last seen; under
+ * w->lock. */
 static void
 diff_job (VfWatch *w, const char *name, const VfJobInfo *info, GArray *actions, gint64 now)
 {
@@ -325,7 +352,7 @@ diff_job (VfWatch *w, const char *name, const VfJobInfo *info, GArray *actions, 
     {
       if (seen)
         {
-          add_action (actions, OWN_REMOVE, S_IFDIR | 0755, "jobs/%s", name);
+          add_action (actions, OWN_REMOVE, S_IFDIR | 0755, "%s", name);
           g_hash_table_remove (w->known, name);
         }
       return;
@@ -334,7 +361,7 @@ diff_job (VfWatch *w, const char *name, const VfJobInfo *info, GArray *actions, 
   fresh.last_us = now;
   if (!seen)
     {
-      add_action (actions, OWN_CREATE, S_IFDIR | 0755, "jobs/%s", name);
+      add_action (actions, OWN_CREATE, S_IFDIR | 0755, "%s", name);
       g_hash_table_insert (w->known, g_strdup (name), g_memdup2 (&fresh, sizeof fresh));
       return;
     }
@@ -342,15 +369,17 @@ diff_job (VfWatch *w, const char *name, const VfJobInfo *info, GArray *actions, 
     {
       guint bit = 1u << e;
       if ((fresh.entries & bit) && !(seen->entries & bit))
-        add_action (actions, OWN_CREATE, S_IFREG | 0444, "jobs/%s/%s", name, vf_entry_name (e));
+        add_action (actions, OWN_CREATE, S_IFREG | 0444, "%s/%s", name, vf_entry_name (e));
       else if (!(fresh.entries & bit) && (seen->entries & bit))
-        add_action (actions, OWN_REMOVE, S_IFREG | 0444, "jobs/%s/%s", name, vf_entry_name (e));
+        add_action (actions, OWN_REMOVE, S_IFREG | 0444, "%s/%s", name, vf_entry_name (e));
     }
+  for (gsize i = seen->pictures; i < info->n_pictures; i++)
+    add_action (actions, OWN_CREATE, S_IFREG | 0444, "%s/%s", name, info->pictures[i].file);
   for (guint i = 0; i < G_N_ELEMENTS (text_entries); i++)
     {
       guint bit = 1u << text_entries[i];
       if ((fresh.entries & bit) && (seen->entries & bit) && fresh.texts[i] != seen->texts[i])
-        add_action (actions, OWN_TOUCH, 0, "jobs/%s/%s", name, vf_entry_name (text_entries[i]));
+        add_action (actions, OWN_TOUCH, 0, "%s/%s", name, vf_entry_name (text_entries[i]));
     }
   *seen = fresh;
 }
@@ -485,7 +514,7 @@ announce (VfWatch *w, gint64 now, gint64 *next)
 
   /* snapshots first, with no lock of ours held */
   for (guint i = 0; i < names->len; i++)
-    g_ptr_array_add (infos, vf_jobs_get (fs->jobs, g_ptr_array_index (names, i)));
+    g_ptr_array_add (infos, info_of (fs, g_ptr_array_index (names, i)));
   if (videos)
     ids = vf_jobs_video_ids_known (fs->jobs);
   if (root)
@@ -540,7 +569,6 @@ void
 vf_watch_start (VfFs *fs, const char *mountpoint, double poll_s)
 {
   VfWatch *w = g_new0 (VfWatch, 1);
-  g_autoptr (GPtrArray) names = vf_jobs_names (fs->jobs);
   g_autoptr (GPtrArray) ids = vf_jobs_video_ids_known (fs->jobs);
 
   w->fs = fs;
@@ -553,16 +581,22 @@ vf_watch_start (VfFs *fs, const char *mountpoint, double poll_s)
   w->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   w->videos = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   /* what is there at the start needs no event: nobody could watch it yet */
-  for (guint i = 0; i < names->len; i++)
+  for (int s = 0; s < VF_N_SPACES; s++)
     {
-      const char *name = g_ptr_array_index (names, i);
-      g_autoptr (VfJobInfo) info = vf_jobs_get (fs->jobs, name);
-      if (info)
+      const VfSpace *space = &fs->spaces[s];
+      g_autoptr (GPtrArray) names = space->jobs ? vf_jobs_names (space->jobs) : NULL;
+
+      for (guint i = 0; names && i < names->len; i++)
         {
-          Seen *seen = g_new0 (Seen, 1);
-          seen_set (seen, info, FALSE);
-          seen->last_us = G_MININT64 / 2;
-          g_hash_table_insert (w->known, g_strdup (name), seen);
+          const char *name = g_ptr_array_index (names, i);
+          g_autoptr (VfJobInfo) info = vf_jobs_get (space->jobs, name);
+          if (info)
+            {
+              Seen *seen = g_new0 (Seen, 1);
+              seen_set (seen, info, FALSE);
+              seen->last_us = G_MININT64 / 2;
+              g_hash_table_insert (w->known, key_of (space, name), seen);
+            }
         }
     }
   for (guint i = 0; i < ids->len; i++)

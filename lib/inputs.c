@@ -630,3 +630,56 @@ vf_inputs_take (json_t *body, VfProtocol protocol, VfInputOpenFunc open, gpointe
     return NULL;
   return g_steal_pointer (&inputs);
 }
+
+VfInputs *
+vf_inputs_take_pictures (json_t *body, VfInputOpenFunc open, gpointer user_data, gboolean *has_mask,
+                         GError **error)
+{
+  g_autoptr (VfInputs) inputs = g_new0 (VfInputs, 1);
+  PictureRule rule = { .open = open, .user_data = user_data };
+  const char *keys[] = { "image", "mask" };
+
+  g_return_val_if_fail (json_is_object (body), NULL);
+
+  inputs->files = g_array_new (FALSE, TRUE, sizeof (VfCreateFile));
+  *has_mask = FALSE;
+  for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
+    {
+      json_t *value = json_object_get (body, keys[k]);
+      g_autoptr (GPtrArray) names = NULL;
+      g_autoptr (json_t) described = json_array ();
+
+      if (!value)
+        continue;
+      names = value_list (keys[k], value, error);
+      if (!names)
+        return NULL;
+      if (k == 1 && names->len > 1)
+        {
+          vf_set_error (error, VF_ERROR_INVALID, "mask: one picture, not %u", names->len);
+          return NULL;
+        }
+      if (names->len > VF_INPUT_PICTURES_MAX)
+        {
+          vf_set_error (error, VF_ERROR_INVALID,
+                        "image: %u pictures, more than the %d a request takes", names->len,
+                        VF_INPUT_PICTURES_MAX);
+          return NULL;
+        }
+      for (guint i = 0; i < names->len; i++)
+        {
+          json_t *d = take_picture (inputs, keys[k], g_ptr_array_index (names, i), &rule, error);
+
+          if (!d)
+            return NULL;
+          json_array_append_new (described, d);
+        }
+      if (k == 1)
+        *has_mask = TRUE;
+      json_object_set (body, keys[k],
+                       json_array_size (described) == 1 && !json_is_array (value)
+                           ? json_array_get (described, 0)
+                           : described);
+    }
+  return g_steal_pointer (&inputs);
+}

@@ -49,6 +49,9 @@ vf_job_unref_locked (Job *job)
   g_free (job->reason);
   g_free (job->content_error);
   g_free (job->poll_error);
+  g_free (job->pictures_dir);
+  g_clear_pointer (&job->pictures, json_decref);
+  g_free (job->revised_prompt);
   g_free (job);
 }
 
@@ -180,6 +183,62 @@ put (json_t *record, const char *key, json_t *value, gboolean *whole)
     *whole = FALSE;
 }
 
+VfTask *
+vf_picture_task (const Job *job, const char *code, const char *message)
+{
+  VfTask *task = vf_task_new ();
+
+  task->id = g_strdup (job->id);
+  task->protocol = job->protocol;
+  task->model = g_strdup (json_string_value (json_object_get (job->body, "model")));
+  task->created_at = job->created;
+  task->progress = 100;
+  task->state = code ? VF_STATE_FAILED : VF_STATE_COMPLETED;
+  task->error_code = g_strdup (code);
+  task->error_message = g_strdup (message);
+  task->completed_at = job->changed_us / G_USEC_PER_SEC;
+  task->state_word = g_strdup (vf_state_name (task->state));
+  return task;
+}
+
+static void
+picture_record (const Job *job, json_t *record, gboolean *whole)
+{
+  put (record, "picture", json_true (), whole);
+  put (record, "pictures_dir", json_string (job->pictures_dir), whole);
+  if (job->pictures)
+    put (record, "pictures", json_incref (job->pictures), whole);
+  if (job->revised_prompt)
+    put (record, "revised_prompt", json_string (job->revised_prompt), whole);
+  if (job->task && job->task->state == VF_STATE_FAILED)
+    put (record, "failure",
+         json_pack ("{s:s?, s:s?}", "code", job->task->error_code, "message",
+                    job->task->error_message),
+         whole);
+}
+
+static void
+picture_from_record (Job *job, json_t *record)
+{
+  json_t *pictures = json_object_get (record, "pictures");
+  json_t *failure = json_object_get (record, "failure");
+  json_t *raw = json_object_get (record, "task");
+
+  job->pictures_dir = g_strdup (json_string_value (json_object_get (record, "pictures_dir")));
+  if (json_is_array (pictures))
+    job->pictures = json_incref (pictures);
+  job->revised_prompt = g_strdup (json_string_value (json_object_get (record, "revised_prompt")));
+  if (job->phase == VF_JOB_LIVE && job->pictures_dir)
+    vf_job_set_task_text (
+        job,
+        vf_picture_task (job, json_string_value (json_object_get (failure, "code")),
+                         json_string_value (json_object_get (failure, "message"))),
+        json_is_object (raw) ? vf_json_pretty (raw) : NULL);
+  else if (job->phase == VF_JOB_LIVE)
+    job->phase = VF_JOB_UNKNOWN;
+  job->probed = TRUE;
+}
+
 json_t *
 vf_job_record (const Job *job, const char *op)
 {
@@ -212,6 +271,8 @@ vf_job_record (const Job *job, const char *op)
         put (record, "reason", json_string (job->reason), &whole);
       put (record, "created", json_integer (job->created), &whole);
       put (record, "intent_us", json_integer (job->intent_us), &whole);
+      if (job->picture)
+        picture_record (job, record, &whole);
     }
   if (job->status_json)
     put (record, "task", json_loads (job->status_json, JSON_ALLOW_NUL, NULL), &whole);
@@ -245,7 +306,7 @@ vf_job_apply_task_record (Job *job, json_t *record)
   json_t *raw = json_object_get (record, "task");
   json_t *sizes = json_object_get (record, "sizes");
 
-  if (json_is_object (raw))
+  if (json_is_object (raw) && !job->picture)
     {
       VfTask *task = vf_protocol_task_from_json (job->protocol, raw, NULL);
       if (task)
@@ -284,7 +345,10 @@ vf_job_from_record (json_t *record)
   job->reason = g_strdup (json_string_value (json_object_get (record, "reason")));
   job->created = record_int (record, "created", job->created);
   job->intent_us = record_int (record, "intent_us", job->intent_us);
+  job->picture = json_is_true (json_object_get (record, "picture"));
   vf_job_apply_task_record (job, record);
+  if (job->picture)
+    picture_from_record (job, record);
   if (job->phase == VF_JOB_LIVE && !job->id)
     job->phase = VF_JOB_UNKNOWN;
   if (job->phase == VF_JOB_REJECTED && !job->reason)

@@ -13,6 +13,9 @@
  *   jobs-content.c  content: sizes, reads, downloads' outcomes, expiry
  *   videos.c        the account's listing behind videos/
  *   poller.c        the background thread: polls, adoption, listings, probes
+ *   submit-journal.c  a submission's records: intent, sending mark, refusals
+ *   submit-image.c  a picture's submission: its request on a thread of its
+ *                   own, its outcome with the pictures
  *   submit.c        what a user does: submit, reject, rename, forget
  *   jobs.c          open, start, close, and the snapshots fs/ reads
  *
@@ -32,6 +35,7 @@
 #pragma once
 
 #include "vf-cache.h"
+#include "vf-images.h"
 #include "vf-jobs.h"
 #include "vf-journal.h"
 
@@ -77,6 +81,14 @@ typedef struct
   gint64 content_size[VF_N_VARIANTS];
   gboolean probed;
   gboolean expired;
+
+  /* A picture's job (images/): the table's `images` is set.  Its request
+   * is answered at once: LIVE means answered, its task made here
+   * (completed, or failed with the reason), `id` the API's request id. */
+  gboolean picture;
+  char *pictures_dir;   /* CACHE_DIR/KEY: where its pictures are written */
+  json_t *pictures;     /* [{file, type, size, width, height, sha256}], or NULL */
+  char *revised_prompt; /* or NULL */
 
   JobPoll poll;
 } Job;
@@ -150,6 +162,14 @@ struct vf_jobs
 
   GCond work_cond;  /* wakes the poller: there may be work */
   VfPoller *poller; /* poller.c's own state */
+
+  /* A table of pictures (images/): their APIs, how long a submission
+   * waits for the answer, the requests in flight (submit-image.c). */
+  VfImages *images; /* borrowed; NULL for videos */
+  double image_wait_s;
+  GCancellable *pictures_cancel; /* cancelled at close, once the grace is over */
+  guint pictures_in_flight;      /* under `lock` */
+  GCond pictures_cond;           /* with `lock`: an answer came, or one ended */
 };
 
 static inline gint64
@@ -201,6 +221,9 @@ json_t *vf_job_sending_record (const Job *job);
 Job *vf_job_from_record (json_t *record);
 /* Applies the answer and content fields of a record. */
 void vf_job_apply_task_record (Job *job, json_t *record);
+/* The task a picture's job shows once answered: completed, or failed with
+ * `code` and `message` (a new task). */
+VfTask *vf_picture_task (const Job *job, const char *code, const char *message);
 /* The prompt text of a request body of either protocol (new string). */
 char *vf_job_prompt_of_body (const json_t *body);
 
@@ -322,6 +345,41 @@ void vf_listing_clear (VfListing *listing);
  * one entry.  A rate-limited answer is handed back in *rate_limited. */
 void vf_videos_refresh (VfJobs *jobs, GError **rate_limited);
 void vf_videos_probe (VfJobs *jobs, const char *id, GError **rate_limited);
+
+/* ----- submit-journal.c ----- */
+
+/* Whether a job in this phase holds its name against a new submission. */
+gboolean vf_job_phase_blocks_submit (VfJobPhase phase);
+void vf_set_conflict (GError **error, const Job *job);
+/* With the table lock held: puts `job` in the table in place of any old one. */
+void vf_jobs_put_locked (VfTxn *txn, Job *job);
+/* A job refused before anything was sent, for `reason`. */
+void vf_jobs_reject_locally (VfJobs *jobs, const char *name, const char *prompt_file,
+                             const char *data, gsize len, const GError *reason);
+/* "CODE: MESSAGE" for an API refusal or a request that never left. */
+char *vf_refusal_reason (const GError *error);
+/* The job for a submission, as `submitting`, with its intent journaled and
+ * synced (`picture`: a job of images/, written to `pictures_dir`); NULL
+ * (and *error) when nothing may be sent.  Returns a reference. */
+Job *vf_jobs_journal_intent (VfJobs *jobs, const char *name, const char *prompt_file,
+                             const char *data, gsize len, VfProtocol protocol, json_t *body,
+                             const char *pictures_dir, GError **error);
+/* The mark that the request is being sent, journaled and synced: from here
+ * on the job may exist on the API.  FALSE (the job refused, the reference
+ * dropped) when the mark cannot be written: nothing is sent then. */
+gboolean vf_jobs_journal_sending (VfJobs *jobs, Job *job, GError **error);
+
+/* ----- submit-image.c ----- */
+
+/* vf_jobs_submit() of a table of pictures, once the name is free and the
+ * prompt parsed (`body`, borrowed). */
+gboolean vf_jobs_submit_picture (VfJobs *jobs, const char *name, const char *prompt_file,
+                                 const char *data, gsize len, json_t *body, GError **error);
+/* Removes a picture job's directory and its pictures. */
+void vf_jobs_pictures_remove (const char *dir);
+/* At close: waits up to `grace_s` for the requests in flight, then cancels
+ * the rest (they end `unknown`) and waits for them. */
+void vf_jobs_pictures_drain (VfJobs *jobs, double grace_s);
 
 /* ----- poller.c ----- */
 

@@ -130,10 +130,12 @@ job_status_text (const Job *job)
   switch (job->phase)
     {
     case VF_JOB_SUBMITTING:
-      return g_strdup ("submitting\n");
+      return g_strdup (job->picture && job->sending ? "in_progress\n" : "submitting\n");
     case VF_JOB_REJECTED:
       return g_strdup_printf ("rejected %s\n", job->reason);
     case VF_JOB_UNKNOWN:
+      if (job->picture)
+        return g_strdup ("unknown (the API may have made and billed it)\n");
       return g_strdup ("unknown (the request was sent but no answer came; looking for it)\n");
     case VF_JOB_LIVE:
     default:
@@ -159,7 +161,11 @@ job_error_text (VfJobs *jobs, const Job *job)
     case VF_JOB_UNKNOWN:
       g_string_append_printf (text, "the request was sent but no answer came (%s); ",
                               job->reason ? job->reason : "videofs stopped before it came");
-      if (jobs->no_list[job->protocol])
+      if (job->picture)
+        g_string_append (text, "the API may have made and billed it, and cannot be asked about "
+                               "it: it is never sent again on its own (save the prompt under "
+                               "a new name to send it again)\n");
+      else if (jobs->no_list[job->protocol])
         g_string_append (text, "the API cannot list its jobs, so it cannot be found\n");
       else
         g_string_append (text, "looking for it in the API's list of jobs\n");
@@ -202,6 +208,10 @@ vf_job_info_free (VfJobInfo *info)
   g_free (info->status_json);
   g_free (info->request_json);
   g_free (info->error);
+  for (gsize i = 0; i < info->n_pictures; i++)
+    g_free (info->pictures[i].file);
+  g_free (info->pictures);
+  g_free (info->revised_prompt);
   g_free (info);
 }
 
@@ -228,6 +238,20 @@ vf_job_info_locked (VfJobs *jobs, const Job *job)
               ? job->content_size[v]
               : -1;
   info->expired = job->expired;
+  info->picture = job->picture;
+  if (job->pictures && info->state == VF_STATE_COMPLETED)
+    {
+      info->n_pictures = json_array_size (job->pictures);
+      info->pictures = g_new0 (VfJobPicture, info->n_pictures);
+      for (gsize i = 0; i < info->n_pictures; i++)
+        {
+          json_t *pic = json_array_get (job->pictures, i);
+
+          info->pictures[i].file = g_strdup (json_string_value (json_object_get (pic, "file")));
+          info->pictures[i].size = json_integer_value (json_object_get (pic, "size"));
+        }
+    }
+  info->revised_prompt = g_strdup (job->revised_prompt);
   return info;
 }
 

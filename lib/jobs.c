@@ -4,10 +4,14 @@
 #include "vf-fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* How long closing waits for pictures' answers before it gives them up. */
+#define PICTURES_GRACE_S 10
 
 void
 vf_jobs_config_init (VfJobsConfig *config)
@@ -17,6 +21,7 @@ vf_jobs_config_init (VfJobsConfig *config)
   config->poll_s = 5;
   config->prefetch = TRUE;
   config->events_max = VF_JOBS_EVENTS_DEFAULT;
+  config->image_wait_s = 2;
 }
 
 /* Earlier versions downloaded to CACHE_DIR/ID/.VARIANT.part; such a file
@@ -80,9 +85,13 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   jobs->user_data = config->user_data;
   jobs->open_input = config->open_input;
   jobs->open_input_data = config->open_input_data;
+  jobs->images = config->images;
+  jobs->image_wait_s = MAX (config->image_wait_s, 0);
+  jobs->pictures_cancel = g_cancellable_new ();
   g_mutex_init (&jobs->journal_lock);
   g_mutex_init (&jobs->lock);
   g_cond_init (&jobs->work_cond);
+  g_cond_init (&jobs->pictures_cond);
   jobs->table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, vf_job_drop);
   jobs->videos = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, vf_video_free);
   g_queue_init (&jobs->probe_queue);
@@ -123,7 +132,8 @@ vf_jobs_start (VfJobs *jobs)
       if (!vf_dir_lock_update_pid (jobs->lock_fd, &error))
         g_message ("cannot update the lock in %s: %s", jobs->state_dir, error->message);
     }
-  if (!jobs->poller)
+  /* pictures are answered at once: nothing to poll */
+  if (!jobs->poller && !jobs->images)
     vf_poller_start (jobs);
 }
 
@@ -132,6 +142,8 @@ vf_jobs_close (VfJobs *jobs)
 {
   if (!jobs)
     return;
+  /* a picture's answer is worth a little wait: it cannot be had later */
+  vf_jobs_pictures_drain (jobs, PICTURES_GRACE_S);
   vf_poller_stop (jobs);
   /* Not g_clear_pointer(): downloads that end meanwhile report to
    * vf_jobs_content_done(), which looks at the cache. */
@@ -156,6 +168,8 @@ vf_jobs_close (VfJobs *jobs)
   g_queue_clear_full (&jobs->probe_queue, g_free);
   vf_events_clear (jobs);
   g_cond_clear (&jobs->work_cond);
+  g_cond_clear (&jobs->pictures_cond);
+  g_clear_object (&jobs->pictures_cancel);
   g_mutex_clear (&jobs->lock);
   g_mutex_clear (&jobs->journal_lock);
   g_free (jobs->state_dir);
@@ -167,6 +181,33 @@ vf_jobs_close (VfJobs *jobs)
 }
 
 /* ----- snapshots ----- */
+
+int
+vf_jobs_open_picture (VfJobs *jobs, const char *name, const char *file)
+{
+  g_autofree char *path = NULL;
+  Job *job;
+  int fd;
+
+  g_mutex_lock (&jobs->lock);
+  job = g_hash_table_lookup (jobs->table, name);
+  if (job && job->picture && job->phase == VF_JOB_LIVE && job->pictures && job->pictures_dir)
+    {
+      size_t i;
+      json_t *pic;
+
+      json_array_foreach (job->pictures, i, pic)
+      {
+        if (g_strcmp0 (json_string_value (json_object_get (pic, "file")), file) == 0)
+          path = g_build_filename (job->pictures_dir, file, NULL);
+      }
+    }
+  g_mutex_unlock (&jobs->lock);
+  if (!path)
+    return -ENOENT;
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
 
 GPtrArray *
 vf_jobs_names (VfJobs *jobs)

@@ -273,6 +273,7 @@ vf_prompt_defaults_init (VfPromptDefaults *defaults)
   defaults->model = VF_PROMPT_DEFAULT_MODEL;
   defaults->seconds = VF_PROMPT_DEFAULT_SECONDS;
   defaults->size = VF_PROMPT_DEFAULT_SIZE;
+  defaults->picture = FALSE;
 }
 
 gboolean
@@ -394,9 +395,12 @@ is_seedance (const char *model)
   return model && g_str_has_prefix (model, SEEDANCE_PREFIX);
 }
 
+/* The sizes picture APIs take besides WxH. */
+static const char *const picture_sizes[] = { "auto", "1K", "2K", "4K", NULL };
+
 static json_t *
 parse_front_matter_line (json_t *fm, const char *line_start, gsize line_len, int lineno,
-                         GError **error)
+                         gboolean picture, GError **error)
 {
   g_autofree char *line = g_strndup (line_start, line_len);
   g_autofree char *key = NULL;
@@ -459,6 +463,11 @@ parse_front_matter_line (json_t *fm, const char *line_start, gsize line_len, int
       json_decref (v);
       v = json_string (s);
     }
+  else if (strcmp (key, "size") == 0 && picture && g_strv_contains (picture_sizes, text))
+    {
+      json_decref (v);
+      v = json_string (text);
+    }
   else if (strcmp (key, "size") == 0)
     {
       guint w, h;
@@ -518,7 +527,7 @@ parse_txt (const char *text, gsize len, const VfPromptDefaults *defaults, GError
               p = nl ? nl + 1 : end;
               break;
             }
-          if (!parse_front_matter_line (fm, p, line_end - p, lineno, error))
+          if (!parse_front_matter_line (fm, p, line_end - p, lineno, defaults->picture, error))
             return NULL;
           p = nl ? nl + 1 : end;
         }
@@ -557,12 +566,12 @@ parse_txt (const char *text, gsize len, const VfPromptDefaults *defaults, GError
   value = json_object_get (fm, "seconds");
   if (value)
     json_object_set (body, "seconds", value);
-  else if (!is_seedance (model))
+  else if (!is_seedance (model) && !defaults->picture)
     json_object_set_new (body, "seconds", json_string (defaults->seconds));
   value = json_object_get (fm, "size");
   if (value)
     json_object_set (body, "size", value);
-  else if (!is_seedance (model))
+  else if (!is_seedance (model) && !defaults->picture)
     json_object_set_new (body, "size", json_string (defaults->size));
   json_object_foreach (fm, key, value)
   {
@@ -659,7 +668,9 @@ parse_json (const char *text, gsize len, const VfPromptDefaults *defaults, GErro
   if (size)
     {
       guint w, h;
-      if (!vf_prompt_parse_size (json_string_value (size), &w, &h))
+      gboolean word = defaults->picture && json_is_string (size)
+                      && g_strv_contains (picture_sizes, json_string_value (size));
+      if (!word && !vf_prompt_parse_size (json_string_value (size), &w, &h))
         {
           g_autofree char *d = describe (size);
           set_bad_size (error, "", d);
@@ -670,7 +681,7 @@ parse_json (const char *text, gsize len, const VfPromptDefaults *defaults, GErro
   if (!model)
     json_object_set_new (body, "model", json_string (defaults->model));
   model_name = json_string_value (json_object_get (body, "model"));
-  if (!content && !is_seedance (model_name))
+  if (!content && !is_seedance (model_name) && !defaults->picture)
     {
       if (!seconds)
         json_object_set_new (body, "seconds", json_string (defaults->seconds));
@@ -698,6 +709,7 @@ vf_prompt_parse (const char *data, gsize len, gboolean is_json, const VfPromptDe
         d.seconds = defaults->seconds;
       if (defaults->size)
         d.size = defaults->size;
+      d.picture = defaults->picture;
     }
 
   if (len > VF_PROMPT_MAX)

@@ -8,53 +8,6 @@
 
 /* ----- submission ----- */
 
-static gboolean
-phase_blocks_submit (VfJobPhase phase)
-{
-  return phase != VF_JOB_REJECTED;
-}
-
-static void
-set_conflict (GError **error, const Job *job)
-{
-  vf_set_error (error, VF_ERROR_CONFLICT, "job %s exists already (%s)", job->name,
-                vf_job_state_word (job));
-}
-
-/* With the table lock held: puts `job` in the table in place of any old one. */
-static void
-table_put_locked (VfTxn *txn, Job *job)
-{
-  g_hash_table_replace (txn->jobs->table, g_strdup (job->name), job);
-  vf_txn_table_changed (txn);
-  vf_txn_note (txn, job->name, VF_CHANGE_JOBS | VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
-}
-
-static void
-reject_locally (VfJobs *jobs, const char *name, const char *prompt_file, const char *data,
-                gsize len, const GError *reason)
-{
-  VfTxn txn;
-  Job *old;
-
-  vf_txn_begin (&txn, jobs);
-  old = g_hash_table_lookup (jobs->table, name);
-  if (!old || !phase_blocks_submit (old->phase))
-    {
-      g_autofree char *why = vf_one_line (reason ? reason->message : "refused");
-      Job *job = vf_job_new (name, prompt_file);
-
-      job->phase = VF_JOB_REJECTED;
-      job->reason = g_strdup_printf ("invalid_prompt: %s", why);
-      if (data)
-        job->prompt_data = g_bytes_new (data, len);
-      table_put_locked (&txn, job);
-      vf_txn_event (&txn, job, "rejected", NULL);
-      vf_txn_record (&txn, vf_job_record (job, "job"), FALSE);
-    }
-  vf_txn_commit (&txn, NULL);
-}
-
 void
 vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason)
 {
@@ -63,7 +16,7 @@ vf_jobs_reject (VfJobs *jobs, const char *prompt_file, const GError *reason)
   g_return_if_fail (jobs != NULL);
   if (!vf_prompt_name (prompt_file, &name) || !vf_prompt_name_check (prompt_file, NULL))
     return;
-  reject_locally (jobs, name, prompt_file, NULL, 0, reason);
+  vf_jobs_reject_locally (jobs, name, prompt_file, NULL, 0, reason);
 }
 
 gboolean
@@ -77,28 +30,10 @@ vf_jobs_is_submitted (VfJobs *jobs, const char *prompt_file)
     return FALSE;
   g_mutex_lock (&jobs->lock);
   job = g_hash_table_lookup (jobs->table, name);
-  if (job && phase_blocks_submit (job->phase) && strcmp (job->prompt_file, prompt_file) == 0)
+  if (job && vf_job_phase_blocks_submit (job->phase) && strcmp (job->prompt_file, prompt_file) == 0)
     submitted = TRUE;
   g_mutex_unlock (&jobs->lock);
   return submitted;
-}
-
-/* "CODE: MESSAGE" for an API refusal or a request that never left. */
-static char *
-refusal_reason (const GError *error)
-{
-  const char *code = vf_error_api_code (error);
-  const char *message = vf_error_api_message (error);
-  int status = vf_error_http_status (error);
-  g_autofree char *fallback = NULL;
-  g_autofree char *code_line = NULL;
-  g_autofree char *message_line = NULL;
-
-  if (!code)
-    code = fallback = status > 0 ? g_strdup_printf ("http_%d", status) : g_strdup ("network_error");
-  code_line = vf_one_line (code);
-  message_line = vf_one_line (message ? message : error->message);
-  return g_strdup_printf ("%s: %s", code_line, message_line);
 }
 
 /* The id of the video a remix: or extend: names (`key`), by job name or
@@ -155,78 +90,6 @@ take_inputs (VfJobs *jobs, json_t *body, VfProtocol protocol, GError **error)
   return g_steal_pointer (&inputs);
 }
 
-/* With the journal unwritable: nothing was sent, so the job is refused and
- * says why.  Drops the caller's reference. */
-static void
-refuse_unsent (VfJobs *jobs, Job *job, GError *local, GError **error)
-{
-  VfTxn txn;
-
-  vf_txn_begin_unjournaled (&txn, jobs);
-  job->phase = VF_JOB_REJECTED;
-  job->sending = FALSE;
-  job->reason = g_strdup_printf ("journal_error: %s; nothing was sent", local->message);
-  job->changed_us = g_get_real_time ();
-  vf_txn_event (&txn, job, "rejected", NULL);
-  vf_txn_note (&txn, job->name, VF_CHANGE_STATUS);
-  vf_job_unref_locked (job);
-  vf_txn_commit (&txn, NULL);
-  g_propagate_error (error, local);
-}
-
-/* The job for a submission, as `submitting`, with its intent journaled and
- * synced; NULL (and *error) when nothing may be sent.  Returns a reference. */
-static Job *
-journal_intent (VfJobs *jobs, const char *name, const char *prompt_file, const char *data,
-                gsize len, VfProtocol protocol, json_t *body, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  VfTxn txn;
-  Job *job;
-  Job *old;
-
-  vf_txn_begin (&txn, jobs);
-  old = g_hash_table_lookup (jobs->table, name);
-  if (old && phase_blocks_submit (old->phase))
-    {
-      set_conflict (error, old);
-      vf_txn_commit (&txn, NULL);
-      return NULL;
-    }
-  job = vf_job_new (name, prompt_file);
-  job->phase = VF_JOB_SUBMITTING;
-  job->protocol = protocol;
-  job->body = json_incref (body);
-  job->prompt_data = g_bytes_new (data, len);
-  table_put_locked (&txn, job);
-  vf_job_ref_locked (job);
-  vf_txn_record (&txn, vf_job_record (job, "intent"), TRUE);
-  vf_txn_urgent (&txn);
-  if (vf_txn_commit (&txn, &local))
-    return job;
-  refuse_unsent (jobs, job, g_steal_pointer (&local), error);
-  return NULL;
-}
-
-/* The mark that the create is being sent, journaled and synced: from here
- * on the job may exist on the API.  FALSE (the job refused, the reference
- * dropped) when the mark cannot be written: nothing is sent then. */
-static gboolean
-journal_sending (VfJobs *jobs, Job *job, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  VfTxn txn;
-
-  vf_txn_begin (&txn, jobs);
-  job->sending = TRUE;
-  vf_txn_record (&txn, vf_job_sending_record (job), TRUE);
-  vf_txn_urgent (&txn);
-  if (vf_txn_commit (&txn, &local))
-    return TRUE;
-  refuse_unsent (jobs, job, g_steal_pointer (&local), error);
-  return FALSE;
-}
-
 /* The create's outcome, journaled and synced. */
 static void
 journal_outcome (VfJobs *jobs, Job *job, VfTask *task, const GError *error)
@@ -253,7 +116,7 @@ journal_outcome (VfJobs *jobs, Job *job, VfTask *task, const GError *error)
            || !vf_error_maybe_sent (error))
     {
       job->phase = VF_JOB_REJECTED;
-      job->reason = refusal_reason (error);
+      job->reason = vf_refusal_reason (error);
       vf_txn_event (&txn, job, "rejected", NULL);
       vf_txn_record (&txn, vf_job_record (job, "rejected"), TRUE);
     }
@@ -276,7 +139,7 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
   g_autofree char *name = NULL;
   g_autoptr (json_t) body = NULL;
   g_autoptr (GError) local = NULL;
-  VfPromptDefaults defaults = { jobs->model, jobs->seconds, jobs->size };
+  VfPromptDefaults defaults = { jobs->model, jobs->seconds, jobs->size, jobs->images != NULL };
   VfCreateRequest request = { 0 };
   g_autoptr (VfInputs) inputs = NULL;
   VfProtocol protocol;
@@ -299,9 +162,9 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
 
   g_mutex_lock (&jobs->lock);
   old = g_hash_table_lookup (jobs->table, name);
-  if (old && phase_blocks_submit (old->phase))
+  if (old && vf_job_phase_blocks_submit (old->phase))
     {
-      set_conflict (error, old);
+      vf_set_conflict (error, old);
       g_mutex_unlock (&jobs->lock);
       return FALSE;
     }
@@ -310,10 +173,12 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
   body = vf_prompt_parse (data, len, g_str_has_suffix (prompt_file, ".json"), &defaults, &local);
   if (!body)
     {
-      reject_locally (jobs, name, prompt_file, data, len, local);
+      vf_jobs_reject_locally (jobs, name, prompt_file, data, len, local);
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
+  if (jobs->images)
+    return vf_jobs_submit_picture (jobs, name, prompt_file, data, len, body, error);
   protocol = vf_client_protocol_for_model (jobs->client,
                                            json_string_value (json_object_get (body, "model")));
   {
@@ -325,14 +190,14 @@ vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize l
   inputs = take_inputs (jobs, body, protocol, &local);
   if (!inputs)
     {
-      reject_locally (jobs, name, prompt_file, data, len, local);
+      vf_jobs_reject_locally (jobs, name, prompt_file, data, len, local);
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
 
   /* The intent, then the mark, on disk before anything is sent. */
-  job = journal_intent (jobs, name, prompt_file, data, len, protocol, body, error);
-  if (!job || !journal_sending (jobs, job, error))
+  job = vf_jobs_journal_intent (jobs, name, prompt_file, data, len, protocol, body, NULL, error);
+  if (!job || !vf_jobs_journal_sending (jobs, job, error))
     return FALSE;
 
   request.body = body;
@@ -383,7 +248,7 @@ vf_jobs_rename (VfJobs *jobs, const char *from, const char *to, GError **error)
   else if (g_hash_table_contains (jobs->table, to))
     vf_set_error (&local, VF_ERROR_CONFLICT, "job %s exists already", to);
   else if (job->phase == VF_JOB_SUBMITTING)
-    set_conflict (&local, job);
+    vf_set_conflict (&local, job);
   if (!job || local)
     {
       vf_txn_commit (&txn, NULL);
@@ -410,6 +275,7 @@ gboolean
 vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
 {
   g_autofree char *id = NULL;
+  g_autofree char *pictures_dir = NULL;
   VfProtocol protocol;
   VfTxn txn;
   Job *job;
@@ -421,14 +287,17 @@ vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
   if (!job || job->phase == VF_JOB_SUBMITTING)
     {
       if (job)
-        set_conflict (error, job);
+        vf_set_conflict (error, job);
       else
         vf_set_error (error, VF_ERROR_NOT_FOUND, "no job %s", name);
       g_mutex_unlock (&jobs->lock);
       return FALSE;
     }
   vf_job_ref_locked (job);
-  id = g_strdup (job->phase == VF_JOB_LIVE ? job->id : NULL);
+  if (job->picture)
+    pictures_dir = g_strdup (job->pictures_dir);
+  else
+    id = g_strdup (job->phase == VF_JOB_LIVE ? job->id : NULL);
   protocol = job->protocol;
   g_mutex_unlock (&jobs->lock);
 
@@ -467,5 +336,6 @@ vf_jobs_forget (VfJobs *jobs, const char *name, GError **error)
   vf_txn_commit (&txn, NULL);
   if (id)
     vf_cache_drop (jobs->cache, id);
+  vf_jobs_pictures_remove (pictures_dir);
   return TRUE;
 }

@@ -59,4 +59,13 @@ VfInputs *vf_inputs_take (json_t *body, VfProtocol protocol, VfInputOpenFunc ope
  * "image/webp", or NULL. */
 const char *vf_inputs_sniff (const guint8 *data, gsize len);
 
+/* The pictures of a picture's request (images/): takes `image` (FILE, or
+ * a list of them) and `mask` (one FILE) of `body`, reads and checks each as
+ * vf_inputs_take() does (a PNG, JPEG or WebP by its bytes), and puts their
+ * descriptions in their place.  The files are the images in order, then
+ * the mask when *has_mask. */
+#define VF_INPUT_PICTURES_MAX 16
+VfInputs *vf_inputs_take_pictures (json_t *body, VfInputOpenFunc open, gpointer user_data,
+                                   gboolean *has_mask, GError **error);
+
 G_END_DECLS

@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "vf-client.h"
+#include "vf-images.h"
 #include "vf-inputs.h"
 #include "vf-prompt.h"
 
@@ -61,6 +62,13 @@ typedef struct
    * only absolute paths.  Called from the submitting thread, no lock held. */
   VfInputOpenFunc open_input;
   gpointer open_input_data;
+  /* A table of pictures (images/) rather than videos: their APIs
+   * (borrowed; outlives the VfJobs).  Such a table has no poller: its
+   * requests are answered at once.  vf_jobs_submit() returns once the
+   * answer came or `image_wait_s` passed (default 2), the request still in
+   * flight then; see vf_jobs_submit(). */
+  VfImages *images;
+  double image_wait_s;
 } VfJobsConfig;
 
 #define VF_JOBS_EVENTS_DEFAULT (4 * 1024 * 1024)
@@ -89,6 +97,13 @@ typedef enum
   VF_JOB_LIVE,       /* the API accepted it: it has an id */
 } VfJobPhase;
 
+/* A picture of a job of images/: image.png, image-2.jpeg, ... */
+typedef struct
+{
+  char *file; /* its base name */
+  gint64 size;
+} VfJobPicture;
+
 /* A snapshot of one job, or of one entry of videos/ (name == id there). */
 typedef struct
 {
@@ -106,6 +121,11 @@ typedef struct
   gint64 changed_us;  /* unix microseconds of the last status change: mtime of status */
   gint64 content_size[VF_N_VARIANTS]; /* by VfVariant: size once known on completion, else -1 */
   gboolean expired;                   /* completed, content gone from the API and not cached */
+  /* a picture's job (images/): its pictures once completed, in order */
+  gboolean picture;
+  VfJobPicture *pictures;
+  gsize n_pictures;
+  char *revised_prompt; /* where the API gave one, else NULL */
 } VfJobInfo;
 
 void vf_job_info_free (VfJobInfo *info);
@@ -164,8 +184,11 @@ guint64 vf_jobs_events_size (VfJobs *jobs, gint64 *changed_us);
  * being sent (each synced), creates, journals the id.
  * Returns once the API answered.  On failure the job is REJECTED (or
  * UNKNOWN when the answer was lost) and *error says why; map it with
- * vf_error_to_errno().  A job that is LIVE, UNKNOWN or SUBMITTING under that
- * name fails with VF_ERROR_CONFLICT and nothing is sent. */
+ * vf_error_to_errno().  A table of pictures sends the request from a
+ * thread of its own and returns once it was answered (as above) or
+ * image_wait_s passed: TRUE then, the job `in_progress` until its answer.
+ * A job that is LIVE, UNKNOWN or SUBMITTING under that name fails with
+ * VF_ERROR_CONFLICT and nothing is sent. */
 gboolean vf_jobs_submit (VfJobs *jobs, const char *prompt_file, const char *data, gsize len,
                          GError **error);
 
@@ -207,5 +230,10 @@ gboolean vf_jobs_content_is_whole (VfJobs *jobs, const char *key, gboolean by_id
  * with no copy through the cache; -1 when it is not whole (yet).  The
  * caller closes it.  Never waits on the network. */
 int vf_jobs_content_open_fd (VfJobs *jobs, const char *key, gboolean by_id, VfVariant variant);
+
+/* An O_RDONLY descriptor of picture `file` (a VfJobPicture's name) of job
+ * `name`, the caller's to close; or a negative errno.  Never waits on the
+ * network: a picture is whole before its job says completed. */
+int vf_jobs_open_picture (VfJobs *jobs, const char *name, const char *file);
 
 G_END_DECLS

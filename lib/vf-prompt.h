@@ -53,6 +53,9 @@ typedef struct
   const char *model;
   const char *seconds;
   const char *size;
+  /* A picture's request (images/): no seconds, no size unless asked, and
+   * a size may also be `auto`, `1K`, `2K` or `4K`. */
+  gboolean picture;
 } VfPromptDefaults;
 
 #define VF_PROMPT_DEFAULT_MODEL "sora-2"

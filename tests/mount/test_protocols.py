@@ -65,5 +65,5 @@ def test_hostile_ids_never_become_paths(mount, sim, kind):
         assert name is None or ("/" not in name and name not in (".", "..") and len(name) <= 200)
     assert made["id"] not in names
     # the tree is intact
-    assert sorted(os.listdir(mount.mnt)) == ["README.txt", "events", "jobs", "status", "videos"]
+    assert sorted(os.listdir(mount.mnt)) == ["README.txt", "events", "images", "jobs", "status", "videos"]
     assert read(mount.path("jobs", "evil", "status")).startswith(("rejected", "unknown"))

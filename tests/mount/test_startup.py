@@ -184,7 +184,7 @@ def test_unreachable_api_mounts_anyway(tmp_path):
     s.stop()
     m = Mount(tmp_path, url, "poll=0.2")
     try:
-        assert sorted(os.listdir(m.mnt)) == ["README.txt", "events", "jobs", "status", "videos"]
+        assert sorted(os.listdir(m.mnt)) == ["README.txt", "events", "images", "jobs", "status", "videos"]
         fd = os.open(m.path("jobs", "o.txt"), os.O_WRONLY | os.O_CREAT, 0o644)
         os.write(fd, b"nobody listens")
         with pytest.raises(OSError) as e:

@@ -11,7 +11,8 @@ from util import read, wait_for, wait_state, write
 
 
 def test_root(mount, sim):
-    assert sorted(os.listdir(mount.mnt)) == ["README.txt", "events", "jobs", "status", "videos"]
+    assert sorted(os.listdir(mount.mnt)) == ["README.txt", "events", "images", "jobs", "status",
+                                             "videos"]
     assert os.listdir(mount.path("jobs")) == []
     readme = read(mount.path("README.txt"))
     assert "jobs/NAME.txt" in readme
