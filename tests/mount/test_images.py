@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -639,6 +640,62 @@ def test_scratch_files_and_drafts_are_never_sent(mounts, sim):
     assert not os.path.exists(img(m, "draft"))
     write(img(m, "draft.txt"), "---\nsize: 16x16\n---\nno longer a draft\n")
     assert status(m, "draft") == "completed"
+    assert counts(sim) == only("image_generate")
+
+
+def test_write_and_close_time_checks(mounts, sim):
+    m = mounts()
+    fd = os.open(img(m, "big.txt"), os.O_WRONLY | os.O_CREAT, 0o644)
+    with pytest.raises(OSError) as e:
+        os.write(fd, b"x" * (33 << 10))
+    assert e.value.errno == errno.EFBIG
+    with pytest.raises(OSError) as e:
+        os.close(fd)
+    assert e.value.errno == errno.EFBIG
+    fd = os.open(img(m, "nul.txt"), os.O_WRONLY | os.O_CREAT, 0o644)
+    with pytest.raises(OSError) as e:
+        os.write(fd, b"a \0 nul")
+    assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError):
+        os.close(fd)
+    assert close_fails(img(m, "bad.json"), '{"prompt": "unclosed"') == errno.EINVAL
+    assert close_fails(img(m, "fm.txt"), "---\nsize: huge\n---\nwhat size\n") == \
+        errno.EINVAL
+    assert status(m, "fm").startswith("rejected ")
+    assert "size" in read(img(m, "fm", "error"))
+    assert counts(sim) == only("image_generate", 0)
+    # each is free to fix and save
+    write(img(m, "fm.txt"), "---\nsize: 16x16\n---\nwhat size\n")
+    assert status(m, "fm") == "completed"
+    assert counts(sim) == only("image_generate")
+
+
+def test_status_json_keeps_no_base64(mounts, sim):
+    m = mounts()
+    write(img(m, "three.txt"), "---\nn: 3\nsize: 16x16\n---\nthree dots\n")
+    answer = json.loads(read(img(m, "three", "status.json")))
+    marks = [d["b64_json"] for d in answer["data"]]
+    assert len(marks) == 3 and len(set(marks)) == 3
+    assert all(re.fullmatch(r"@[0-9]+", x) for x in marks), marks
+    assert os.stat(img(m, "three", "status.json")).st_size == \
+        len(read(img(m, "three", "status.json"), "rb"))
+
+
+def test_unmount_while_in_flight_loses_the_answer(mounts, sim):
+    sim.fault("hang_create:call=image_generate")
+    m = mounts("image_wait=0")
+    write(img(m, "cut.txt"), "---\nsize: 16x16\n---\na hanging lamp\n")
+    wait_for(lambda: sim.requests()["image_generate"] == 1, what="the request")
+    # the daemon gives the answer a grace period, then gives up on it
+    subprocess.check_call(["fusermount3", "-u", m.mnt])
+    assert m.proc.wait(30) == 0
+    m.err.close()
+    m.check_stderr()
+    sim.clear_faults()
+    m.err_mode = "a"
+    m.start()
+    assert status(m, "cut") == UNKNOWN
+    time.sleep(1)
     assert counts(sim) == only("image_generate")
 
 
