@@ -391,6 +391,18 @@ def test_a_completed_picture_as_input(mounts, sim):
         {"first/image.png": description("first/image.png", first, 48, 48)}
 
 
+def test_an_input_by_absolute_path(mounts, sim, tmp_path):
+    m = mounts()
+    a = png(40, 24, 0x884422ff)
+    (tmp_path / "abs.png").write_bytes(a)
+    write(img(m, "abs.txt"), f"---\nimage: {tmp_path}/abs.png\n---\nmake it green\n")
+    assert status(m, "abs") == "completed"
+    (got,) = received(sim)
+    assert [(f["field"], f["sha256"], f["size"]) for f in got["files"]] == \
+        [("image", sha256(a), len(a))]
+    assert_pictures(m, sim, "abs", 1, "png", (40, 24))
+
+
 def test_ark_references_as_data_urls(mounts, sim):
     m = mounts()
     a, b = png(40, 40, 0xffff00ff), png(24, 56, 0x00ffffff)
@@ -696,6 +708,15 @@ def test_unmount_while_in_flight_loses_the_answer(mounts, sim):
     m.start()
     assert status(m, "cut") == UNKNOWN
     time.sleep(1)
+    assert counts(sim) == only("image_generate")
+
+
+def test_other_prompt_file_of_a_job_is_ebusy(mounts, sim):
+    m = mounts()
+    write(img(m, "stem.txt"), "---\nsize: 16x16\n---\nthe first take\n")
+    ident = read(img(m, "stem", "id"))
+    assert close_fails(img(m, "stem.json"), '{"prompt": "another take"}') == errno.EBUSY
+    assert read(img(m, "stem", "id")) == ident
     assert counts(sim) == only("image_generate")
 
 
