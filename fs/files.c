@@ -110,7 +110,7 @@ check_new_name (const char *name)
 
   if (vf_prompt_name_check (name, &error))
     return 0;
-  vf_debug ("refusing a new name in jobs/: %s", error->message);
+  vf_debug ("refusing a new name: %s", error->message);
   return -vf_error_to_errno (error);
 }
 

@@ -159,6 +159,7 @@ main (int argc, char **argv)
   jc.prefetch = FALSE;
   jc.images = images;
   jc.image_wait_s = set.image_wait_s;
+  jc.events_to = fs.jobs;
   jc.user_data = jc.open_input_data = &fs.spaces[VF_SPACE_IMAGES];
   fs.spaces[VF_SPACE_IMAGES].jobs = vf_jobs_open (&jc, &error);
   if (!fs.spaces[VF_SPACE_IMAGES].jobs)

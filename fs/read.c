@@ -26,8 +26,8 @@ relookup (VfFs *fs, const VfNode *old, VfNode *node)
       node->kind = old->kind;
       return 0;
     }
-  g_autofree char *path = g_strdup_printf ("/%s/%s/%s", old->by_id ? "videos" : "jobs", old->name,
-                                           vf_entry_name (old->entry));
+  g_autofree char *path = g_strdup_printf ("/%s/%s/%s", old->by_id ? "videos" : old->space->dir,
+                                           old->name, vf_node_entry_name (old));
   return vf_tree_lookup (fs, path, node);
 }
 

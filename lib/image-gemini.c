@@ -10,18 +10,7 @@
 
 #include <string.h>
 
-static guint
-gcd (guint a, guint b)
-{
-  while (b)
-    {
-      guint t = a % b;
-
-      a = b;
-      b = t;
-    }
-  return a;
-}
+#include "vf-prompt.h"
 
 /* size: "1K" | "2K" | "4K" | "W:H" | "WxH". */
 static gboolean
@@ -54,7 +43,8 @@ image_config (const char *size, const char *ratio, json_t *config, GError **erro
     }
   if (!ratio)
     json_object_set_new (config, "aspectRatio",
-                         json_sprintf ("%u:%u", (guint)(w / gcd (w, h)), (guint)(h / gcd (w, h))));
+                         json_sprintf ("%u:%u", (guint)(w / vf_prompt_gcd (w, h)),
+                                       (guint)(h / vf_prompt_gcd (w, h))));
   json_object_set_new (config, "imageSize",
                        json_string (MAX (w, h) <= 1536   ? "1K"
                                     : MAX (w, h) <= 3072 ? "2K"

@@ -26,7 +26,10 @@
  *   lock          the table lock: guards every field below it, every Job
  *                 and Video, the events log; never held across disk or
  *                 network I/O.
- * A change takes them through VfTxn (jobs-txn.c) and nowhere else.  The
+ * A change takes them through VfTxn (jobs-txn.c) and nowhere else.  A
+ * table of pictures writes its events into the videos' table's log
+ * (`events_to`), taking that table's lock under its own, never the other
+ * way round.  The
  * content cache's own lock is taken only with neither held.
  *
  * Ownership: a Job is owned by the table (or by the references taken with
@@ -165,7 +168,8 @@ struct vf_jobs
 
   /* A table of pictures (images/): their APIs, how long a submission
    * waits for the answer, the requests in flight (submit-image.c). */
-  VfImages *images; /* borrowed; NULL for videos */
+  VfImages *images;  /* borrowed; NULL for videos */
+  VfJobs *events_to; /* borrowed: the table whose events log has our events, or NULL */
   double image_wait_s;
   GCancellable *pictures_cancel; /* cancelled at close, once the grace is over */
   guint pictures_in_flight;      /* under `lock` */
@@ -281,9 +285,10 @@ typedef struct
   gboolean journaled;
   gboolean sync;
   gboolean urgent;
-  gboolean broken;    /* a record could not be made */
-  GPtrArray *records; /* json_t*, owned */
-  GArray *notes;      /* of Note */
+  gboolean broken;           /* a record could not be made */
+  gboolean events_elsewhere; /* events went to the table's events_to */
+  GPtrArray *records;        /* json_t*, owned */
+  GArray *notes;             /* of Note */
 } VfTxn;
 
 void vf_txn_begin (VfTxn *txn, VfJobs *jobs);

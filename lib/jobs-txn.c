@@ -25,6 +25,7 @@ begin (VfTxn *txn, VfJobs *jobs, gboolean journaled)
   txn->sync = FALSE;
   txn->urgent = FALSE;
   txn->broken = FALSE;
+  txn->events_elsewhere = FALSE;
   txn->records = g_ptr_array_new_with_free_func ((GDestroyNotify)json_decref);
   txn->notes = g_array_new (FALSE, FALSE, sizeof (Note));
   if (journaled)
@@ -87,8 +88,22 @@ vf_txn_note (VfTxn *txn, const char *name, guint what)
 void
 vf_txn_event (VfTxn *txn, const Job *job, const char *event, json_t *extra)
 {
-  vf_events_add_locked (txn->jobs, job, event, extra);
-  vf_txn_note (txn, NULL, VF_CHANGE_EVENTS);
+  VfJobs *log = txn->jobs->events_to;
+
+  if (!log)
+    {
+      vf_events_add_locked (txn->jobs, job, event, extra);
+      vf_txn_note (txn, NULL, VF_CHANGE_EVENTS);
+      return;
+    }
+  /* a picture's events go to the one events log, saying whose they are */
+  if (!extra)
+    extra = json_object ();
+  json_object_set_new (extra, "dir", json_string ("images"));
+  g_mutex_lock (&log->lock);
+  vf_events_add_locked (log, job, event, extra);
+  g_mutex_unlock (&log->lock);
+  txn->events_elsewhere = TRUE;
 }
 
 void
@@ -144,6 +159,8 @@ vf_txn_commit (VfTxn *txn, GError **error)
       g_free (note->name);
     }
   g_clear_pointer (&txn->notes, g_array_unref);
+  if (txn->events_elsewhere && jobs->events_to->changed)
+    jobs->events_to->changed (NULL, VF_CHANGE_EVENTS, jobs->events_to->user_data);
 
   if (ok)
     return TRUE;

@@ -86,6 +86,7 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   jobs->open_input = config->open_input;
   jobs->open_input_data = config->open_input_data;
   jobs->images = config->images;
+  jobs->events_to = config->events_to;
   jobs->image_wait_s = MAX (config->image_wait_s, 0);
   jobs->pictures_cancel = g_cancellable_new ();
   g_mutex_init (&jobs->journal_lock);

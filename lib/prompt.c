@@ -741,8 +741,8 @@ vf_prompt_parse (const char *data, gsize len, gboolean is_json, const VfPromptDe
   return is_json ? parse_json (data, len, &d, error) : parse_txt (data, len, &d, error);
 }
 
-static guint
-gcd (guint a, guint b)
+guint
+vf_prompt_gcd (guint a, guint b)
 {
   while (b)
     {
@@ -775,7 +775,7 @@ vf_prompt_to_ark (json_t *body)
                             json_integer_value (seconds));
   if (vf_prompt_parse_size (json_string_value (json_object_get (body, "size")), &w, &h))
     {
-      guint g = gcd (w, h);
+      guint g = vf_prompt_gcd (w, h);
       guint side = MIN (w, h);
 
       g_string_append_printf (text, " --ratio %u:%u", w / g, h / g);

@@ -69,6 +69,9 @@ typedef struct
    * flight then; see vf_jobs_submit(). */
   VfImages *images;
   double image_wait_s;
+  /* The table whose `events` log this table's events go to, each with
+   * "dir": "images" (borrowed; outlives this one); NULL: its own. */
+  VfJobs *events_to;
 } VfJobsConfig;
 
 #define VF_JOBS_EVENTS_DEFAULT (4 * 1024 * 1024)

@@ -97,4 +97,7 @@ json_t *vf_prompt_parse (const char *data, gsize len, gboolean is_json,
  * reference; `body` is not changed. */
 json_t *vf_prompt_to_ark (json_t *body);
 
+/* The greatest common divisor: W:H of a size in lowest terms. */
+guint vf_prompt_gcd (guint a, guint b);
+
 G_END_DECLS

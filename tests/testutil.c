@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 void
 remove_tree (const char *path)
@@ -21,4 +22,16 @@ remove_tree (const char *path)
           g_unlink (child);
       }
   g_rmdir (path);
+}
+
+gint64
+status_kib (const char *field)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return -1;
+  line = strstr (status, field);
+  return line ? g_ascii_strtoll (line + strlen (field), NULL, 10) : -1;
 }

@@ -33,18 +33,6 @@ new_job (void)
   return cache_test_new_job (client, sim, "rss");
 }
 
-static gint64
-status_kib (const char *field)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
-    return -1;
-  line = strstr (status, field);
-  return line ? g_ascii_strtoll (line + strlen (field), NULL, 10) : -1;
-}
-
 typedef struct
 {
   VfCache *cache;

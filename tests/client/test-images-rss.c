@@ -8,22 +8,11 @@
 #include <string.h>
 
 #include "vf-error.h"
+#include "../testutil.h"
 
 #define MIB (1024 * 1024)
 /* what the process may grow by while it takes the answer */
 #define BOUND_MIB 24
-
-static gint64
-status_kib (const char *field)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
-    return -1;
-  line = strstr (status, field);
-  return line ? g_ascii_strtoll (line + strlen (field), NULL, 10) : -1;
-}
 
 static Sim *sim;
 

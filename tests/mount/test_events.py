@@ -141,3 +141,39 @@ def test_events_max_from_config_file(sim, tmp_path):
 ])
 def test_bad_events_max(tmp_path, sim, value, words):
     test_startup.test_bad_option(tmp_path, sim, "events_max=" + value, words)
+
+
+def test_picture_events_in_the_one_log(mount, sim):
+    """A picture's events go to the root events log, marked "dir": "images",
+    and a tail -f sees them; a video job of the same name stays apart."""
+    tail = Tail(mount.path("events"))
+    try:
+        write(mount.path("jobs", "cat.txt"), "a cat, moving")
+        wait_state(mount, "cat", "completed")
+        write(mount.path("images", "cat.txt"), "a cat, still")
+        assert read(mount.path("images", "cat", "status")) == "completed\n"
+        # the same name in both directories: each shows its own job
+        assert json.loads(read(mount.path("images", "cat", "request.json")))["prompt"] == "a cat, still"
+        assert json.loads(read(mount.path("jobs", "cat", "request.json")))["prompt"] == "a cat, moving"
+        try:
+            write(mount.path("images", "dog.txt"), "#reject a dog")
+        except OSError as e:
+            assert e.errno == 22
+        else:
+            raise AssertionError("a refused picture's close() succeeded")
+
+        def pictures():
+            lines = [json.loads(x) for x in tail.output().decode().splitlines()]
+            return [(e["job"], e["event"], e["state"]) for e in lines if e.get("dir") == "images"]
+
+        wait_for(lambda: len(pictures()) == 2, what="the pictures' events")
+        rid = read(mount.path("images", "cat", "id")).strip()
+        lines = [json.loads(x) for x in read(mount.path("events")).splitlines()]
+        assert pictures() == [("cat", "completed", "completed"), ("dog", "rejected", "rejected")]
+        cat = [e for e in lines if e.get("dir") == "images" and e["job"] == "cat"]
+        assert cat[0]["id"] == rid
+        videos = [e for e in lines if "dir" not in e]
+        assert [e["event"] for e in videos] == ["submitted"] + [e["event"] for e in videos][1:]
+        assert videos[-1]["state"] == "completed" and all(e["job"] == "cat" for e in videos)
+    finally:
+        tail.stop()
