@@ -49,10 +49,15 @@ def mounts(request, sim, tmp_path):
 
     yield make
     rep = getattr(request.node, "rep_call", None)
+    failed = rep is None or rep.failed
     for m in made:
-        if m.proc is None or m.proc.poll() is not None:
+        if m.proc is None:
             continue
-        if rep is None or rep.failed:
+        code = m.proc.poll()
+        if code is not None:  # refused to start, or killed (kill9()), or died
+            m.cleanup()
+            assert failed or code in (1, -signal.SIGKILL), f"videofs exited with {code}"
+        elif failed:
             m.cleanup()
         else:
             m.umount()
@@ -717,6 +722,23 @@ def test_other_prompt_file_of_a_job_is_ebusy(mounts, sim):
     ident = read(img(m, "stem", "id"))
     assert close_fails(img(m, "stem.json"), '{"prompt": "another take"}') == errno.EBUSY
     assert read(img(m, "stem", "id")) == ident
+    assert counts(sim) == only("image_generate")
+
+
+def test_a_video_job_and_an_image_job_of_one_name(mounts, sim):
+    m = mounts()
+    write(m.path("jobs", "same.txt"), "a video of the sea")
+    write(img(m, "same.txt"), "---\nsize: 16x16\n---\na picture of the sea\n")
+    assert status(m, "same") == "completed"
+    video = read(m.path("jobs", "same", "id")).strip()
+    picture = read(img(m, "same", "id")).strip()
+    assert video.startswith(sim.id_prefix) and picture != video
+    assert truth(sim, picture, 1) == read(img(m, "same", "image.png"), "rb")
+    assert json.loads(read(img(m, "same", "request.json")))["prompt"] == "a picture of the sea"
+    assert json.loads(read(m.path("jobs", "same", "request.json")))["prompt"] == \
+        "a video of the sea"
+    assert not os.path.exists(m.path("jobs", "same", "image.png"))
+    assert sim.requests()["create"] == 1
     assert counts(sim) == only("image_generate")
 
 
