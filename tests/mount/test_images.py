@@ -227,8 +227,8 @@ def test_pictures_arrive_exactly(mounts, sim, case, n):
     assert status(m, "shot") == "completed"
     assert counts(sim) == only(counter)
     assert_pictures(m, sim, "shot", n, fmt, size)
-    sent = json.loads(read(img(m, "shot", "request.json")))
-    assert sent["model"] == model and sent["prompt"] == prompt
+    sent = json.loads(read(img(m, "shot", "request.json")))  # in OpenAI's shape
+    assert sent["model"] == model and sent["prompt"] == prompt and sent["n"] == n
     (got,) = received(sim)
     fields = got["fields"]
     if counter == "image_generate":
@@ -423,6 +423,21 @@ def test_ark_references_as_data_urls(mounts, sim):
     assert [(f["sha256"], f["size"], f["content_type"]) for f in got["files"]] == \
         [(sha256(a), len(a), "image/png"), (sha256(b), len(b), "image/png")]
     assert "base64" not in read(img(m, "ref", "request.json"))
+
+
+def test_gemini_inputs_as_inline_data(mounts, sim):
+    m = mounts()
+    a = png(36, 20, 0x123456ff)
+    write(img(m, "a.png"), a, "wb")
+    write(img(m, "gi.txt"), "---\nmodel: gemini-2.5-flash-image\nimage: a.png\nsize: 1K\n---\n"
+          "the same, at night\n")
+    assert status(m, "gi") == "completed"
+    assert counts(sim) == only("gemini_image")
+    (got,) = received(sim)
+    assert [(f["sha256"], f["size"], f["type"]) for f in got["files"]] == \
+        [(sha256(a), len(a), "image/png")]
+    assert described(json.loads(read(img(m, "gi", "request.json")))) == \
+        {"a.png": description("a.png", a, 36, 20)}
 
 
 def test_a_mask_without_a_picture_is_refused_before_sending(mounts, sim):
