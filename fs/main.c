@@ -120,6 +120,7 @@ main (int argc, char **argv)
   ic.endpoint = opts.endpoint;
   ic.ark_endpoint = opts.ark_endpoint;
   ic.gemini_endpoint = opts.gemini_endpoint;
+  ic.gemini_auth = opts.gemini_auth;
   ic.token = token;
   ic.routes = (const char *const *)set.image_routes;
   images = vf_images_new (&ic, &error);

@@ -57,6 +57,7 @@ static const struct fuse_opt vf_opts[] = {
   VF_OPT ("image_routes=%s", image_routes, 0),
   VF_OPT ("image_wait=%s", image_wait, 0),
   VF_OPT ("gemini_endpoint=%s", gemini_endpoint, 0),
+  VF_OPT ("gemini_auth=%s", gemini_auth, 0),
   FUSE_OPT_KEY ("-h", KEY_HELP),
   FUSE_OPT_KEY ("--help", KEY_HELP),
   FUSE_OPT_KEY ("-V", KEY_VERSION),
@@ -204,6 +205,8 @@ vf_options_usage (const char *progname)
           "    -o image_routes=GLOB=openai|ark|gemini[:...]  image models to protocols\n"
           "    -o image_wait=SECONDS  how long close() in images/ waits for the answer (2)\n"
           "    -o gemini_endpoint=URL Gemini API base (" DEFAULT_GEMINI_ENDPOINT ")\n"
+          "    -o gemini_auth=bearer|key  the token as a bearer or as x-goog-api-key\n"
+          "                           (key for Google's own host, else bearer)\n"
           "\n",
           progname);
 }

@@ -346,6 +346,7 @@ typedef struct
   char *image_routes;
   char *image_wait;
   char *gemini_endpoint;
+  char *gemini_auth;
   int foreground;
   int singlethread;
   int debug;

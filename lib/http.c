@@ -558,7 +558,14 @@ perform_once (VfHttp *http, const VfHttpRequest *request, const char *method, gb
   /* libcurl's own Bearer support, never a hand-made header; it is given
    * only for hops to the original host. */
   curl_easy_setopt (curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  if (bearer)
+  if (bearer && request->token_header)
+    {
+      g_autofree char *line = g_strdup_printf ("%s: %s", request->token_header, bearer);
+
+      headers = curl_slist_append (headers, line);
+      explicit_bzero (line, strlen (line));
+    }
+  else if (bearer)
     {
       curl_easy_setopt (curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
       curl_easy_setopt (curl, CURLOPT_XOAUTH2_BEARER, bearer);

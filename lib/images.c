@@ -40,6 +40,7 @@ struct vf_images
   VfRetryPolicy retry;
   long answer_timeout_s;
   VfEndpoint endpoints[VF_N_IMAGE_PROTOCOLS];
+  const char *token_header[VF_N_IMAGE_PROTOCOLS]; /* static; NULL: Authorization: Bearer */
 };
 
 void
@@ -94,6 +95,31 @@ base_dup (const char *url)
   return copy;
 }
 
+/* Google's own API takes an API key as x-goog-api-key (a bearer must be
+ * an OAuth token there); resellers take it as the bearer. */
+static gboolean
+gemini_token_header (const VfImagesConfig *config, const char **header, GError **error)
+{
+  g_autofree char *host = NULL;
+  const char *auth = config->gemini_auth;
+
+  if (!auth && config->gemini_endpoint
+      && g_uri_split (config->gemini_endpoint, G_URI_FLAGS_NONE, NULL, NULL, &host, NULL, NULL,
+                      NULL, NULL, NULL)
+      && host)
+    auth = g_str_has_suffix (host, ".googleapis.com") ? "key" : "bearer";
+  if (!auth || g_str_equal (auth, "bearer"))
+    *header = NULL;
+  else if (g_str_equal (auth, "key"))
+    *header = "x-goog-api-key";
+  else
+    {
+      vf_set_error (error, VF_ERROR_INVALID, "gemini_auth=%s: want bearer or key", auth);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 VfImages *
 vf_images_new (const VfImagesConfig *config, GError **error)
 {
@@ -123,6 +149,8 @@ vf_images_new (const VfImagesConfig *config, GError **error)
         return NULL;
       g_array_append_val (images->routes, route);
     }
+  if (!gemini_token_header (config, &images->token_header[VF_IMAGE_GEMINI], error))
+    return NULL;
   images->token = g_strdup (config->token);
   images->retry = config->retry;
   images->answer_timeout_s = config->answer_timeout_s > 0 ? config->answer_timeout_s : 300;
@@ -233,6 +261,7 @@ typedef struct
   VfImages *images;
   const VfImageOps *ops;
   const VfEndpoint *endpoint;
+  const char *token_header;
   const VfImageRequest *request;
   const VfImageCall *call;
   char *body_text;
@@ -260,6 +289,7 @@ exchange_attempt (gpointer data, GError **error)
   request.method = "POST";
   request.url = x->call->url;
   request.bearer = x->endpoint->token;
+  request.token_header = x->token_header;
   request.extra_headers = json_headers;
   if (x->call->parts)
     {
@@ -501,6 +531,7 @@ vf_images_generate (VfImages *images, const VfImageRequest *request, GCancellabl
   x.images = images;
   x.ops = protocols[protocol];
   x.endpoint = &images->endpoints[protocol];
+  x.token_header = images->token_header[protocol];
   x.request = request;
   x.call = &call;
   x.cancellable = cancellable;

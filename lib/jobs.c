@@ -48,6 +48,24 @@ remove_old_partials (const char *cache_dir)
     }
 }
 
+/* A picture's directory whose request was refused or never sent (a crash
+ * between its intent and its mark) holds nothing anyone will read. */
+static void
+remove_unused_pictures (VfJobs *jobs)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, jobs->table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Job *job = value;
+
+      if (job->picture && job->phase == VF_JOB_REJECTED)
+        vf_jobs_pictures_remove (job->pictures_dir);
+    }
+}
+
 static gboolean
 make_dirs (VfJobs *jobs, GError **error)
 {
@@ -111,6 +129,8 @@ vf_jobs_open (const VfJobsConfig *config, GError **error)
   malloc_trim (0);
 
   remove_old_partials (jobs->cache_dir);
+  if (jobs->images)
+    remove_unused_pictures (jobs);
   vf_cache_config_init (&cache_config);
   cache_config.cache_max = config->cache_max;
   cache_config.done = vf_jobs_content_done;

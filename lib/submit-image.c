@@ -132,9 +132,11 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
 {
   VfJobs *jobs = p->jobs;
   Job *job = p->job;
-  gboolean keep_dir = FALSE;
   VfTxn txn;
 
+  /* before the caller hears of it: nothing of a failed request is kept */
+  if (!result)
+    vf_jobs_pictures_remove (job->pictures_dir);
   vf_txn_begin (&txn, jobs);
   job->changed_us = g_get_real_time ();
   job->sending = FALSE;
@@ -150,7 +152,6 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
                             vf_json_pretty (result->answer));
       vf_txn_event (&txn, job, "completed", NULL);
       vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
-      keep_dir = TRUE;
     }
   else if (!cancelled && nothing_made (error) && !answered_without_picture (error))
     {
@@ -189,8 +190,6 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
     p->error = g_error_copy (error);
   g_cond_broadcast (&jobs->pictures_cond);
   vf_txn_commit (&txn, NULL);
-  if (!keep_dir)
-    vf_jobs_pictures_remove (job->pictures_dir);
 }
 
 static void

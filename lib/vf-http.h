@@ -71,6 +71,8 @@ typedef struct
   const char *method; /* "GET", "POST", "DELETE", "HEAD" */
   const char *url;
   const char *bearer;       /* token or NULL; sent only to the URL's own host */
+  const char *token_header; /* the bearer as "NAME: TOKEN" (Google's x-goog-api-key) rather
+                             * than Authorization: Bearer; NULL: the latter */
   const char *content_type; /* of body */
   const char *body;
   gsize body_len;

@@ -47,6 +47,10 @@ typedef struct
   const char *ark_endpoint;    /* Ark base, e.g. .../api/v3 */
   const char *gemini_endpoint; /* Gemini base, including /v1beta */
   const char *token;           /* bearer for all three; never logged, never in a URL */
+  /* How Gemini gets the token: "bearer" (resellers), "key" (x-goog-api-key:
+   * Google's own API keys), NULL: key where gemini_endpoint's host is
+   * Google's (*.googleapis.com), else bearer. */
+  const char *gemini_auth;
   /* "GLOB=openai|ark|gemini", first match wins, NULL-terminated; after them:
    * gpt-image-* and dall-e-* -> openai, doubao-seedream-* -> ark, gemini-* ->
    * gemini, * -> openai */
@@ -58,7 +62,8 @@ typedef struct
 
 void vf_images_config_init (VfImagesConfig *config);
 
-/* Fails with VF_ERROR_INVALID for a URL that is not allowed or a bad route. */
+/* Fails with VF_ERROR_INVALID for a URL that is not allowed, a bad route
+ * or a gemini_auth that is neither bearer nor key. */
 VfImages *vf_images_new (const VfImagesConfig *config, GError **error);
 void vf_images_free (VfImages *images);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VfImages, vf_images_free)

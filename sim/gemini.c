@@ -94,6 +94,17 @@ usage (int candidates)
                     1290 * candidates, "totalTokenCount", 12 + 1290 * candidates);
 }
 
+/* How the key came: "bearer", "x-goog-api-key" or "none". */
+static const char *
+auth_used (struct sim_request *req)
+{
+  if (MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
+    return "bearer";
+  if (MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "x-goog-api-key"))
+    return "x-goog-api-key";
+  return "none";
+}
+
 enum MHD_Result
 sim_gemini_generate (struct sim_request *req)
 {
@@ -142,8 +153,8 @@ sim_gemini_generate (struct sim_request *req)
       return bad (req, why);
     }
   sim_received_add ("/v1beta/models/generateContent",
-                    json_pack ("{s:s, s:s, s:O*}", "model", model, "prompt", prompt->str,
-                               "generationConfig", config),
+                    json_pack ("{s:s, s:s, s:O*, s:s}", "model", model, "prompt", prompt->str,
+                               "generationConfig", config, "auth", auth_used (req)),
                     files);
   if (strstr (prompt->str, sim.reject_marker))
     return sim_images_reply (req,

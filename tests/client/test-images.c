@@ -302,6 +302,67 @@ test_gemini_auth (Fixture *f, gconstpointer data)
   g_assert_cmpint (sim_counter (sim, "unauthorized"), ==, 1);
 }
 
+/* The last Gemini request's "auth" as the simulator received it. */
+static char *
+last_gemini_auth (void)
+{
+  long status = 0;
+  g_autofree char *text = sim_control (sim, "GET", "/_sim/received", NULL, &status, NULL);
+  g_autoptr (json_t) received = json_loads (text, 0, NULL);
+  json_t *creates = json_object_get (received, "creates");
+  json_t *last = json_array_get (creates, json_array_size (creates) - 1);
+
+  g_assert_cmpint (status, ==, 200);
+  return g_strdup (json_string_value (json_object_get (json_object_get (last, "fields"), "auth")));
+}
+
+/* The key goes as the bearer to a reseller, as x-goog-api-key where asked
+ * (Google's own API), never in the URL; another gemini_auth is refused. */
+static void
+test_gemini_key_header (Fixture *f, gconstpointer data)
+{
+  const char *const ways[] = { NULL, "bearer", "key" };
+  const char *const sent[] = { "bearer", "bearer", "x-goog-api-key" };
+  g_autofree char *gemini = g_strdup_printf ("%s/v1beta", sim->root);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ways); i++)
+    {
+      VfImagesConfig config;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VfImageResult) r = NULL;
+      g_autofree char *auth = NULL;
+
+      vf_images_config_init (&config);
+      config.endpoint = sim->base;
+      config.gemini_endpoint = gemini;
+      config.token = TOKEN;
+      config.gemini_auth = ways[i];
+      vf_images_free (f->images);
+      f->images = vf_images_new (&config, &error);
+      g_assert_no_error (error);
+      sim_reset_stats (sim);
+      r = generate (f, "{\"model\": \"gemini-2.5-flash-image\", \"prompt\": \"a fox\"}", NULL, 0,
+                    NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (r->n_pictures, ==, 1);
+      auth = last_gemini_auth ();
+      g_assert_cmpstr (auth, ==, sent[i]);
+      g_assert_cmpint (sim_counter (sim, "unauthorized"), ==, 0);
+    }
+  {
+    VfImagesConfig config;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VfImages) bad = NULL;
+
+    vf_images_config_init (&config);
+    config.gemini_auth = "url";
+    bad = vf_images_new (&config, &error);
+    g_assert_null (bad);
+    g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "gemini_auth=url"));
+  }
+}
+
 static void
 assert_refused (Fixture *f, const char *body, const char *code, const char *call)
 {
@@ -449,6 +510,7 @@ main (int argc, char **argv)
   ADD ("/images/ark", test_ark);
   ADD ("/images/gemini", test_gemini);
   ADD ("/images/gemini/auth", test_gemini_auth);
+  ADD ("/images/gemini/key-header", test_gemini_key_header);
   ADD ("/images/refusals", test_refusals);
   ADD ("/images/lost", test_lost);
   ADD ("/images/lost/message", test_lost_message);
