@@ -304,7 +304,7 @@ def test_image_model_and_routes(mounts, sim):
 
 @pytest.mark.parametrize("option", ["image_wait=601", "image_wait=-1", "image_wait=soon",
                                     "image_routes=x*=sora", "image_routes=nothing",
-                                    "image_model="])
+                                    "image_model=", "gemini_auth=cookie"])
 def test_bad_image_option_stops_the_mount(mounts, sim, option):
     with pytest.raises(RuntimeError):
         mounts(option)
@@ -914,14 +914,19 @@ def test_mv_renames_an_image_job(mounts, sim):
 
 # --- Gemini ----------------------------------------------------------------
 
-def test_gemini_bearer_in_a_header(mounts, sim):
-    """The simulator refuses a key in the URL (?key=) and wants the bearer:
-    the request goes through, once."""
-    m = mounts()
+@pytest.mark.parametrize("auth, header", [("", "bearer"), ("gemini_auth=bearer", "bearer"),
+                                          ("gemini_auth=key", "x-goog-api-key")])
+def test_gemini_token_in_a_header(mounts, sim, auth, header):
+    """The simulator refuses a key in the URL (?key=) and wants the token:
+    the request goes through, once, with the token where it was asked to be
+    (a bearer for any host but Google's own, by default)."""
+    m = mounts(auth)
     write(img(m, "g.txt"), "---\nmodel: gemini-2.5-flash-image\nsize: 1K\n---\na green field\n")
     assert status(m, "g") == "completed"
     assert counts(sim) == only("gemini_image")
     assert sim.stats()["unauthorized"] == 0
+    (got,) = received(sim)
+    assert got["fields"]["auth"] == header
     ident = read(img(m, "g", "id")).strip()
     answer = json.loads(read(img(m, "g", "status.json")))
     assert answer["responseId"] == ident
