@@ -254,6 +254,17 @@ def test_pictures_arrive_exactly(mounts, sim, case, n):
     assert sim.stats()["unauthorized"] == 0
 
 
+@pytest.mark.parametrize("model, size, fmt, width", [
+    ("doubao-seedream-4-0", "1K", "jpeg", 1024), ("gemini-2.5-flash-image", "1K", "png", 1024),
+    ("gpt-image-1", "auto", "png", 1024)])
+def test_size_words(mounts, sim, model, size, fmt, width):
+    m = mounts()
+    write(img(m, "w.txt"), f"---\nmodel: {model}\nsize: {size}\n---\na square\n")
+    assert status(m, "w") == "completed"
+    assert json.loads(read(img(m, "w", "request.json")))["size"] == size
+    assert_pictures(m, sim, "w", 1, fmt, (width, width))
+
+
 def test_url_answer_is_fetched_without_the_token(mounts, sim):
     m = mounts()
     write(img(m, "old.txt"), "---\nmodel: dall-e-2\nsize: 256x256\n---\nan old camera\n")
@@ -289,7 +300,7 @@ def test_image_model_and_routes(mounts, sim):
     assert status(m, "dflt") == "completed"
     assert json.loads(read(img(m, "dflt", "request.json")))["model"] == "doubao-seedream-4-0"
     assert counts(sim) == only("ark_image")
-    write(img(m, "house.txt"), "---\nmodel: house-painter\nsize: 1K\n---\na house\n")
+    write(img(m, "house.txt"), "---\nmodel: house-painter\n---\na house\n")
     assert status(m, "house") == "completed"
     assert received(sim)[-1]["route"] == "/v1beta/models/generateContent"
     write(img(m, "nine.txt"), "---\nmodel: dall-e-9\nsize: 40x40\n---\nnine\n")
@@ -429,7 +440,7 @@ def test_gemini_inputs_as_inline_data(mounts, sim):
     m = mounts()
     a = png(36, 20, 0x123456ff)
     write(img(m, "a.png"), a, "wb")
-    write(img(m, "gi.txt"), "---\nmodel: gemini-2.5-flash-image\nimage: a.png\nsize: 1K\n---\n"
+    write(img(m, "gi.txt"), "---\nmodel: gemini-2.5-flash-image\nimage: a.png\n---\n"
           "the same, at night\n")
     assert status(m, "gi") == "completed"
     assert counts(sim) == only("gemini_image")
@@ -461,11 +472,11 @@ def test_a_missing_input_is_refused_before_sending(mounts, sim):
 
 REFUSALS = {
     # model, size, counter, what status says, what error holds
-    "openai": ("gpt-image-1", "32x32", "image_generate", "rejected moderation_blocked: ",
+    "openai": ("gpt-image-1", "size: 32x32\n", "image_generate", "rejected moderation_blocked: ",
                SAFETY),
-    "ark": ("doubao-seedream-4-0", "32x32", "ark_image",
+    "ark": ("doubao-seedream-4-0", "size: 32x32\n", "ark_image",
             "rejected InputTextSensitiveContentDetected: ", ""),
-    "gemini": ("gemini-2.5-flash-image", "1K", "gemini_image", "rejected ",
+    "gemini": ("gemini-2.5-flash-image", "", "gemini_image", "rejected ",
                "PROHIBITED_CONTENT"),
 }
 
@@ -475,7 +486,7 @@ def test_moderation_refusal(mounts, sim, api):
     model, size, counter, line, why = REFUSALS[api]
     m = mounts()
     p = img(m, "bad.txt")
-    assert close_fails(p, f"---\nmodel: {model}\nsize: {size}\n---\na cat #reject\n") == \
+    assert close_fails(p, f"---\nmodel: {model}\n{size}---\na cat #reject\n") == \
         errno.EINVAL
     assert status(m, "bad").startswith(line)
     assert why in read(img(m, "bad", "error"))
@@ -485,7 +496,7 @@ def test_moderation_refusal(mounts, sim, api):
     assert counts(sim) == only(counter)
     # the name is free: the fixed prompt is sent
     assert stat.S_IMODE(os.stat(p).st_mode) & 0o200
-    assert close_fails(p, f"---\nmodel: {model}\nsize: {size}\n---\na cat\n") is None
+    assert close_fails(p, f"---\nmodel: {model}\n{size}---\na cat\n") is None
     assert status(m, "bad") == "completed"
     assert not os.path.exists(img(m, "bad", "error"))
     assert counts(sim) == only(counter, 2)
@@ -921,7 +932,7 @@ def test_gemini_token_in_a_header(mounts, sim, auth, header):
     the request goes through, once, with the token where it was asked to be
     (a bearer for any host but Google's own, by default)."""
     m = mounts(auth)
-    write(img(m, "g.txt"), "---\nmodel: gemini-2.5-flash-image\nsize: 1K\n---\na green field\n")
+    write(img(m, "g.txt"), "---\nmodel: gemini-2.5-flash-image\n---\na green field\n")
     assert status(m, "g") == "completed"
     assert counts(sim) == only("gemini_image")
     assert sim.stats()["unauthorized"] == 0
