@@ -421,34 +421,25 @@ def test_an_input_by_absolute_path(mounts, sim, tmp_path):
     assert_pictures(m, sim, "abs", 1, "png", (40, 24))
 
 
-def test_ark_references_as_data_urls(mounts, sim):
+@pytest.mark.parametrize("model, counter", [("doubao-seedream-4-0", "ark_image"),
+                                            ("gemini-2.5-flash-image", "gemini_image")])
+def test_references_of_ark_and_gemini(mounts, sim, model, counter):
+    """Ark takes them as data URLs, Gemini as inlineData parts."""
     m = mounts()
     a, b = png(40, 40, 0xffff00ff), png(24, 56, 0x00ffffff)
     write(img(m, "a.png"), a, "wb")
     write(img(m, "b.png"), b, "wb")
-    write(img(m, "ref.txt"), "---\nmodel: doubao-seedream-4-0\nsize: 40x40\n"
-          "image: a.png, b.png\n---\nthe two together\n")
+    write(img(m, "ref.txt"), f"---\nmodel: {model}\nimage: a.png, b.png\n---\n"
+          "the two together\n")
     assert status(m, "ref") == "completed"
-    assert counts(sim) == only("ark_image")
-    (got,) = received(sim)
-    assert [(f["sha256"], f["size"], f["content_type"]) for f in got["files"]] == \
-        [(sha256(a), len(a), "image/png"), (sha256(b), len(b), "image/png")]
-    assert "base64" not in read(img(m, "ref", "request.json"))
-
-
-def test_gemini_inputs_as_inline_data(mounts, sim):
-    m = mounts()
-    a = png(36, 20, 0x123456ff)
-    write(img(m, "a.png"), a, "wb")
-    write(img(m, "gi.txt"), "---\nmodel: gemini-2.5-flash-image\nimage: a.png\n---\n"
-          "the same, at night\n")
-    assert status(m, "gi") == "completed"
-    assert counts(sim) == only("gemini_image")
+    assert counts(sim) == only(counter)
     (got,) = received(sim)
     assert [(f["sha256"], f["size"], f["type"]) for f in got["files"]] == \
-        [(sha256(a), len(a), "image/png")]
-    assert described(json.loads(read(img(m, "gi", "request.json")))) == \
-        {"a.png": description("a.png", a, 36, 20)}
+        [(sha256(a), len(a), "image/png"), (sha256(b), len(b), "image/png")]
+    sent = read(img(m, "ref", "request.json"))
+    assert "base64" not in sent and "iVBOR" not in sent
+    assert described(json.loads(sent)) == {"a.png": description("a.png", a, 40, 40),
+                                           "b.png": description("b.png", b, 24, 56)}
 
 
 def test_a_mask_without_a_picture_is_refused_before_sending(mounts, sim):
