@@ -321,6 +321,14 @@ exchange_attempt (gpointer data, GError **error)
   return TRUE;
 }
 
+/* Refused here, before anything left. */
+static void
+never_sent (GError **error)
+{
+  if (error && *error)
+    vf_error_set_maybe_sent (*error, FALSE);
+}
+
 /* A lost or broken answer: the API may have made and billed it. */
 static void
 answer_lost (GError **error, const char *title)
@@ -538,10 +546,14 @@ vf_images_generate (VfImages *images, const VfImageRequest *request, GCancellabl
   if (!x.endpoint->base)
     {
       vf_set_error (error, VF_ERROR_INVALID, "no %s endpoint is configured", x.ops->title);
+      never_sent (error);
       return NULL;
     }
   if (!x.ops->build (x.endpoint, request, &call, error))
-    goto out;
+    {
+      never_sent (error);
+      goto out;
+    }
   if (call.body)
     x.body_text = json_dumps (call.body, JSON_COMPACT);
   /* Not idempotent: tried again only when it provably never left. */

@@ -643,6 +643,12 @@ vf_inputs_take_pictures (json_t *body, VfInputOpenFunc open, gpointer user_data,
 
   inputs->files = g_array_new (FALSE, TRUE, sizeof (VfCreateFile));
   *has_mask = FALSE;
+  if (json_object_get (body, "mask") && !json_object_get (body, "image"))
+    {
+      vf_set_error (error, VF_ERROR_INVALID,
+                    "mask: a mask says where to edit a picture: give the picture as image: too");
+      return NULL;
+    }
   for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
     {
       json_t *value = json_object_get (body, keys[k]);

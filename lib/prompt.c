@@ -465,8 +465,7 @@ parse_front_matter_line (json_t *fm, const char *line_start, gsize line_len, int
     }
   else if (strcmp (key, "size") == 0 && picture && g_strv_contains (picture_sizes, text))
     {
-      json_decref (v);
-      v = json_string (text);
+      /* a picture API's own word for a size: kept as written */
     }
   else if (strcmp (key, "size") == 0)
     {

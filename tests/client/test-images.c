@@ -302,6 +302,24 @@ test_gemini_auth (Fixture *f, gconstpointer data)
   g_assert_cmpint (sim_counter (sim, "unauthorized"), ==, 1);
 }
 
+/* A request refused here (a mask with no picture) never left: not "maybe
+ * sent", nothing counted. */
+static void
+test_refused_before_sending (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GBytes) m = images_test_png (16, 16, 3);
+  VfImageFile mask = { "mask.png", "image/png", m };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfImageResult) r = NULL;
+
+  sim_reset_stats (sim);
+  r = generate (f, "{\"model\": \"gpt-image-1\", \"prompt\": \"edit\"}", NULL, 0, &mask, &error);
+  g_assert_null (r);
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_false (vf_error_maybe_sent (error));
+  g_assert_cmpint (sim_requests (sim, "image_edit") + sim_requests (sim, "image_generate"), ==, 0);
+}
+
 /* The last Gemini request's "auth" as the simulator received it. */
 static char *
 last_gemini_auth (void)
@@ -511,6 +529,7 @@ main (int argc, char **argv)
   ADD ("/images/gemini", test_gemini);
   ADD ("/images/gemini/auth", test_gemini_auth);
   ADD ("/images/gemini/key-header", test_gemini_key_header);
+  ADD ("/images/refused-before-sending", test_refused_before_sending);
   ADD ("/images/refusals", test_refusals);
   ADD ("/images/lost", test_lost);
   ADD ("/images/lost/message", test_lost_message);

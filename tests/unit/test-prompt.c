@@ -781,6 +781,33 @@ test_defaults_match_front_matter (void)
     }
 }
 
+/* A picture's request: no seconds or size of its own, the size words of
+ * the picture APIs kept as written, any other size still WxH. */
+static void
+test_parse_picture (void)
+{
+  VfPromptDefaults d = { .model = "gpt-image-1", .picture = TRUE };
+  GError *error = NULL;
+  json_t *body;
+
+  assert_parse ("a fox", FALSE, &d, "{\"model\":\"gpt-image-1\",\"prompt\":\"a fox\"}");
+  assert_parse ("---\nsize: auto\nn: 3\n---\na fox", FALSE, &d,
+                "{\"model\":\"gpt-image-1\",\"prompt\":\"a fox\",\"size\":\"auto\",\"n\":3}");
+  assert_parse ("---\nsize: 4K\n---\na fox", FALSE, &d,
+                "{\"model\":\"gpt-image-1\",\"prompt\":\"a fox\",\"size\":\"4K\"}");
+  assert_parse ("{\"prompt\":\"a fox\",\"size\":\"2K\"}", TRUE, &d,
+                "{\"prompt\":\"a fox\",\"size\":\"2K\",\"model\":\"gpt-image-1\"}");
+  body = vf_prompt_parse ("---\nsize: big\n---\na fox", 25, FALSE, &d, &error);
+  g_assert_null (body);
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_clear_error (&error);
+  /* not for a video */
+  body = vf_prompt_parse ("---\nsize: auto\n---\na fox", 25, FALSE, NULL, &error);
+  g_assert_null (body);
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
 static void
 test_file_rename (void)
 {
@@ -816,6 +843,7 @@ main (int argc, char **argv)
   g_test_add_func ("/prompt/parse/size-limit", test_parse_size_limit);
   g_test_add_func ("/prompt/parse/json", test_parse_json);
   g_test_add_func ("/prompt/parse/json-errors", test_parse_json_errors);
+  g_test_add_func ("/prompt/parse/picture", test_parse_picture);
   g_test_add_func ("/prompt/to-ark", test_to_ark);
   g_test_add_func ("/prompt/txt-to-ark", test_txt_to_ark);
   g_test_add_func ("/prompt/defaults", test_defaults);
