@@ -425,9 +425,8 @@ static enum MHD_Result
 ark_bad (struct sim_request *req, const char *param, const char *message)
 {
   return sim_reply_ark_error (req, MHD_HTTP_BAD_REQUEST, "InvalidParameter", "BadRequest", param,
-                              "The parameter `%s` specified in the request is not valid: %s. "
-                              "Request id: %s",
-                              param, message, req->request_id);
+                              "The parameter `%s` specified in the request is not valid: %s.",
+                              param, message);
 }
 
 /* The reference pictures: a URL, a data URL, or a list of up to 14. */

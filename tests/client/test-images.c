@@ -320,6 +320,25 @@ test_refused_before_sending (Fixture *f, gconstpointer data)
   g_assert_cmpint (sim_requests (sim, "image_edit") + sim_requests (sim, "image_generate"), ==, 0);
 }
 
+/* Ark's 400 names its request id once, as Ark's own answers do. */
+static void
+test_ark_bad_parameter (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VfImageResult) r = NULL;
+  const char *message, *first;
+
+  r = generate (f, "{\"model\": \"doubao-seedream-4-0\", \"prompt\": \"a fox\", \"colour\": 1}",
+                NULL, 0, NULL, &error);
+  g_assert_null (r);
+  g_assert_error (error, VF_ERROR, VF_ERROR_INVALID);
+  g_assert_cmpstr (vf_error_api_code (error), ==, "InvalidParameter");
+  message = vf_error_api_message (error);
+  first = strstr (message, "Request id: ");
+  g_assert_nonnull (first);
+  g_assert_null (strstr (first + 1, "Request id: "));
+}
+
 /* The last Gemini request's "auth" as the simulator received it. */
 static char *
 last_gemini_auth (void)
@@ -530,6 +549,7 @@ main (int argc, char **argv)
   ADD ("/images/gemini/auth", test_gemini_auth);
   ADD ("/images/gemini/key-header", test_gemini_key_header);
   ADD ("/images/refused-before-sending", test_refused_before_sending);
+  ADD ("/images/ark/bad-parameter", test_ark_bad_parameter);
   ADD ("/images/refusals", test_refusals);
   ADD ("/images/lost", test_lost);
   ADD ("/images/lost/message", test_lost_message);

@@ -16,7 +16,7 @@ import pytest
 
 from test_inotify import Inotifywait
 from test_submit import TEXT, vim
-from util import Mount, cleanup, have, read, wait_for, write
+from util import Mount, cleanup, fusermount_u, have, read, wait_for, write
 
 gi = pytest.importorskip("gi")
 gi.require_version("GdkPixbuf", "2.0")
@@ -723,7 +723,7 @@ def test_unmount_while_in_flight_loses_the_answer(mounts, sim):
     write(img(m, "cut.txt"), "---\nsize: 16x16\n---\na hanging lamp\n")
     wait_for(lambda: sim.requests()["image_generate"] == 1, what="the request")
     # the daemon gives the answer a grace period, then gives up on it
-    subprocess.check_call(["fusermount3", "-u", m.mnt])
+    fusermount_u(m.mnt)
     assert m.proc.wait(30) == 0
     m.err.close()
     m.check_stderr()

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from util import adopt_orphans, read, wait_exit, wait_for, write
+from util import adopt_orphans, fusermount_u, read, wait_exit, wait_for, write
 from test_startup import base_opts, daemon_pids, mountpoint, run_videofs
 
 IGNORES_RANGE = "the server ignores Range; fetching it whole"
@@ -116,6 +116,6 @@ def test_background_messages_go_to_syslog(tmp_path, sim, syslog, adopted):
         # still serving
         assert read(os.path.join(mnt, "jobs", "bg", "status")).startswith("completed")
     finally:
-        subprocess.call(["fusermount3", "-u", mnt])
+        fusermount_u(mnt)
     assert not os.path.ismount(mnt)
     assert wait_exit(pids[0]) == 0

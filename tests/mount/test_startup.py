@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from util import (VALGRIND, VIDEOFS, Mount, Sim, adopt_orphans, cleanup, daemon_env, read,
-                  wait_exit, wait_for, wait_state, write)
+from util import (VALGRIND, VIDEOFS, Mount, Sim, adopt_orphans, cleanup, daemon_env, fusermount_u,
+                  read, wait_exit, wait_for, wait_state, write)
 
 
 def run_videofs(tmp_path, args, token="test-token", env=None, timeout=30):
@@ -238,7 +238,7 @@ def test_background_mount_and_fstab_form(tmp_path, sim, adopted):
         wait_for(lambda: read(status).startswith("completed"), what="bg to be completed")
         assert read(os.path.join(mnt, "jobs", "bg", "video.mp4"), "rb") == sim.truth(ident)
     finally:
-        subprocess.call(["fusermount3", "-u", mnt])
+        fusermount_u(mnt)
     assert not os.path.ismount(mnt)
     assert wait_exit(pids[0]) == 0
 
@@ -281,7 +281,7 @@ def test_second_mount_names_the_background_daemon(tmp_path, sim, adopted):
         assert f"in use by another videofs (pid {pids[0]})" in line
         assert not os.path.ismount(mnt2)
     finally:
-        subprocess.call(["fusermount3", "-u", mnt])
+        fusermount_u(mnt)
     assert not os.path.ismount(mnt)
     assert wait_exit(pids[0]) == 0
 

@@ -99,10 +99,10 @@ def cleanup(proc, mnt):
             proc.wait()
 
 
-def umount(proc, mnt):
-    """The strict way down: fusermount3 -u must work (within a second: while
-    the mount announces a burst of changes to inotify, an unmount can find
-    it busy, as the man page says) and videofs exit 0."""
+def fusermount_u(mnt):
+    """fusermount3 -u, which must work within a second: while the mount
+    announces a burst of changes to inotify, an unmount can find it busy, as
+    the man page says."""
     deadline = time.monotonic() + 1.0
     while True:
         r = subprocess.run(["fusermount3", "-u", mnt], stderr=subprocess.PIPE, text=True)
@@ -110,6 +110,11 @@ def umount(proc, mnt):
             break
         assert "busy" in r.stderr and time.monotonic() < deadline, r.stderr
         time.sleep(0.05)
+
+
+def umount(proc, mnt):
+    """The strict way down: fusermount3 -u must work and videofs exit 0."""
+    fusermount_u(mnt)
     assert not os.path.ismount(mnt)
     code = proc.wait(10)
     assert code == 0, f"videofs exited with {code}"
