@@ -162,17 +162,14 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
     }
   else if (!cancelled && answered_without_picture (error))
     {
+      g_autofree char *message = vf_one_line (error->message);
+      const char *code
+          = g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED) ? "expired" : "no_picture";
+
       job->phase = VF_JOB_LIVE;
       job->id = g_strdup (strrchr (job->pictures_dir, '/') + 1);
       job->probed = TRUE;
-      g_autofree char *message = vf_one_line (error->message);
-
-      vf_job_set_task_text (
-          job,
-          vf_picture_task (
-              job, g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED) ? "expired" : "no_picture",
-              message),
-          NULL);
+      vf_job_set_task_text (job, vf_picture_task (job, code, message), NULL);
       vf_txn_event (&txn, job, "failed", NULL);
       vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
     }
@@ -186,7 +183,9 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
     }
   vf_txn_note (&txn, job->name, VF_CHANGE_STATUS | VF_CHANGE_CONTENT);
   p->done = TRUE;
-  if (error)
+  /* as for a video, close() tells the answer to the request: one the API
+   * answered and made is no error there, whatever became of its pictures */
+  if (error && job->phase != VF_JOB_LIVE)
     p->error = g_error_copy (error);
   g_cond_broadcast (&jobs->pictures_cond);
   vf_txn_commit (&txn, NULL);

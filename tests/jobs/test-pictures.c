@@ -176,6 +176,28 @@ test_lost (Fixture *f, gconstpointer data)
   g_assert_cmpint (sim_requests (f->sim, "image_generate"), ==, 1);
 }
 
+/* A URL answer that expired before it was fetched: made (and billed), so
+ * the submission succeeds; the job is failed, nothing kept, never sent
+ * again. */
+static void
+test_expired (Fixture *f, gconstpointer data)
+{
+  const char *const ttl[] = { "--image-url-ttl", "0", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *status = NULL;
+
+  fixture_setup (f, ttl);
+  images = images_test_client (f->sim, "sk-test-token", NULL, 0);
+  open_pictures (f, images, 2);
+  g_assert_true (submit (f, "old.txt", "---\nmodel: dall-e-2\nsize: 64x64\n---\na tram", &error));
+  g_assert_no_error (error);
+  status = status_of (f, "old");
+  g_assert_true (g_str_has_prefix (status, "failed expired: "));
+  g_assert_cmpuint (picture_dirs (f), ==, 0);
+  g_assert_true (vf_jobs_is_submitted (f->jobs, "old.txt"));
+  g_assert_cmpint (sim_requests (f->sim, "image_generate"), ==, 1);
+}
+
 /* With image_wait_s 0 the submission returns at once, in_progress. */
 static void
 test_no_wait (Fixture *f, gconstpointer data)
@@ -231,6 +253,7 @@ main (int argc, char **argv)
   ADD ("/pictures/completed", test_completed);
   ADD ("/pictures/refused", test_refused);
   ADD ("/pictures/lost", test_lost);
+  ADD ("/pictures/expired", test_expired);
   ADD ("/pictures/no-wait", test_no_wait);
   ADD ("/pictures/close-in-flight", test_close_in_flight);
   return g_test_run ();
