@@ -133,11 +133,11 @@ key_of (const VfSpace *space, const char *name)
 static VfJobInfo *
 info_of (VfFs *fs, const char *key)
 {
-  const char *slash = strchr (key, '/');
-  g_autofree char *dir = g_strndup (key, slash - key);
-  VfSpace *space = vf_space_named (fs, dir);
+  g_autofree char *path = g_strconcat ("/", key, NULL);
+  VfSpace *space;
+  const char *name = vf_space_child (fs, path, &space);
 
-  return space ? vf_jobs_get (space->jobs, slash + 1) : NULL;
+  return name ? vf_jobs_get (space->jobs, name) : NULL;
 }
 
 /* ----- the handlers' side ----- */

@@ -219,7 +219,7 @@ vf_jobs_open_picture (VfJobs *jobs, const char *name, const char *file)
 
       json_array_foreach (job->pictures, i, pic)
       {
-        if (g_strcmp0 (json_string_value (json_object_get (pic, "file")), file) == 0)
+        if (!path && g_strcmp0 (json_string_value (json_object_get (pic, "file")), file) == 0)
           path = g_build_filename (job->pictures_dir, file, NULL);
       }
     }

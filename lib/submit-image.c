@@ -126,6 +126,13 @@ nothing_made (const GError *error)
          || !vf_error_maybe_sent (error);
 }
 
+/* The id of a job the API gave none: its directory's name. */
+static const char *
+dir_key (const Job *job)
+{
+  return strrchr (job->pictures_dir, '/') + 1;
+}
+
 /* The outcome, journaled and synced; the waiting caller hears it. */
 static void
 journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolean cancelled)
@@ -143,8 +150,7 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
   if (result)
     {
       job->phase = VF_JOB_LIVE;
-      job->id = g_strdup (result->request_id ? result->request_id
-                                             : strrchr (job->pictures_dir, '/') + 1);
+      job->id = g_strdup (result->request_id ? result->request_id : dir_key (job));
       job->pictures = pictures_json (result);
       job->revised_prompt = g_strdup (result->revised_prompt);
       job->probed = TRUE;
@@ -153,13 +159,6 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
       vf_txn_event (&txn, job, "completed", NULL);
       vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
     }
-  else if (!cancelled && nothing_made (error) && !answered_without_picture (error))
-    {
-      job->phase = VF_JOB_REJECTED;
-      job->reason = vf_refusal_reason (error);
-      vf_txn_event (&txn, job, "rejected", NULL);
-      vf_txn_record (&txn, vf_job_record (job, "rejected"), TRUE);
-    }
   else if (!cancelled && answered_without_picture (error))
     {
       g_autofree char *message = vf_one_line (error->message);
@@ -167,11 +166,18 @@ journal_outcome (Pending *p, VfImageResult *result, const GError *error, gboolea
           = g_error_matches (error, VF_ERROR, VF_ERROR_EXPIRED) ? "expired" : "no_picture";
 
       job->phase = VF_JOB_LIVE;
-      job->id = g_strdup (strrchr (job->pictures_dir, '/') + 1);
+      job->id = g_strdup (dir_key (job));
       job->probed = TRUE;
       vf_job_set_task_text (job, vf_picture_task (job, code, message), NULL);
       vf_txn_event (&txn, job, "failed", NULL);
       vf_txn_record (&txn, vf_job_record (job, "created"), TRUE);
+    }
+  else if (!cancelled && nothing_made (error))
+    {
+      job->phase = VF_JOB_REJECTED;
+      job->reason = vf_refusal_reason (error);
+      vf_txn_event (&txn, job, "rejected", NULL);
+      vf_txn_record (&txn, vf_job_record (job, "rejected"), TRUE);
     }
   else
     {
